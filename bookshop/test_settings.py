@@ -1,0 +1,19 @@
+"""Settings for the test suite: the real settings, with test defaults for what a developer
+machine would otherwise have to provide."""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x7Qp2" * 10)
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+os.environ.setdefault(
+    "BOOKSHOP_KEYRING", str(Path(tempfile.mkdtemp(prefix="shiori-test-keys-")) / "keyring.json")
+)
+
+from bookshop.settings import *  # noqa: E402, F403
+
+# Fast hashing in tests; production keeps Django's default.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303

@@ -1,0 +1,132 @@
+"""Realistic Japanese demo data (faker ja_JP) and the demo staff accounts."""
+
+import random
+import secrets
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from faker import Faker
+from stdnum import ean
+from stdnum import isbn as stdnum_isbn
+
+from customers import services
+from customers.models import ContactChannel
+from privacy import access, context, roles
+
+STAFF = [
+    # username, family, given, roles, in counter team
+    ("tanaka", "田中", "花子", [roles.CLERK], True),
+    ("suzuki", "鈴木", "一郎", [roles.CLERK], False),
+    ("yamada", "山田", "店長", [roles.MANAGER], True),
+    ("sato-admin", "佐藤", "管理", [roles.ADMINISTRATOR], False),
+]
+
+BOOKS = [
+    ("銀河鉄道の夜", "宮沢賢治", "岩波書店"),
+    ("こころ", "夏目漱石", "新潮社"),
+    ("羅生門・鼻", "芥川龍之介", "新潮社"),
+    ("雪国", "川端康成", "新潮社"),
+    ("人間失格", "太宰治", "角川書店"),
+    ("家庭の医学 第8版", "保健同人社編", "保健同人社"),
+    ("はじめての園芸", "小川ひかり", "主婦の友社"),
+    ("鉄道写真の撮り方", "中村健", "玄光社"),
+    ("世界の宗教がわかる本", "石井研士", "PHP研究所"),
+    ("Pythonではじめるプログラミング", "森本和也", "技術評論社"),
+]
+
+
+def ensure_groups() -> dict[str, Group]:
+    from django.conf import settings
+
+    names = [*roles.ALL, settings.BOOKSHOP_COUNTER_TEAM]
+    return {name: Group.objects.get_or_create(name=name)[0] for name in names}
+
+
+def ensure_staff() -> list[tuple[str, str | None, list[str]]]:
+    """Create the demo staff once. Returns (username, new password or None, roles)."""
+    groups = ensure_groups()
+    created = []
+    for username, family, given, role_names, in_counter in STAFF:
+        user = User.objects.filter(username=username).first()
+        password = None
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(
+                username=username, password=password, last_name=family, first_name=given
+            )
+            for name in role_names:
+                user.groups.add(groups[name])
+            if in_counter:
+                user.groups.add(groups[access.counter_team().name])
+        created.append((username, password, role_names))
+    return created
+
+
+def random_isbn(rng: random.Random) -> str:
+    body = "9784" + "".join(str(rng.randint(0, 9)) for _ in range(8))
+    return stdnum_isbn.format(body + ean.calc_check_digit(body))
+
+
+def random_mobile(rng: random.Random) -> str:
+    return f"0{rng.choice(['70', '80', '90'])}-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}"
+
+
+def seed_customers(count: int, *, seed: int | None = None) -> int:
+    """Create ``count`` customers with one to three orders each, through the services."""
+    rng = random.Random(seed)  # noqa: S311 - demo data, not security
+    fake = Faker("ja_JP")
+    if seed is not None:
+        fake.seed_instance(seed)
+    clerks = list(User.objects.filter(username__in=["tanaka", "yamada"]))
+    if not clerks:
+        raise RuntimeError("Create the demo staff first.")
+    steps = [
+        [],
+        [services.order_mark_ordered],
+        [services.order_mark_ordered, services.order_mark_arrived],
+        [services.order_mark_ordered, services.order_mark_arrived, "notify"],
+        [services.order_mark_ordered, services.order_mark_arrived, "notify", services.order_pick_up],
+    ]
+    for _ in range(count):
+        clerk = rng.choice(clerks)
+        with context.scope(actor=clerk), transaction.atomic():
+            channel = rng.choice(ContactChannel.values)
+            customer_data = {
+                "family_name": fake.last_name(),
+                "given_name": fake.first_name(),
+                "family_name_kana": fake.last_kana_name(),
+                "given_name_kana": fake.first_kana_name(),
+                "phone": random_mobile(rng).replace("-", ""),
+                "email": fake.email() if channel == ContactChannel.EMAIL or rng.random() < 0.4 else "",
+                "postal_code": fake.zipcode(),
+                "address": fake.address()[9:] if rng.random() < 0.5 else "",
+                "preferred_contact": channel,
+                "notes": "",
+            }
+            customer = services.customer_create(actor=clerk, data=customer_data)
+            for _ in range(rng.randint(1, 3)):
+                title, author, publisher = rng.choice(BOOKS)
+                order = services.order_create(
+                    actor=clerk,
+                    customer=customer,
+                    data={
+                        "title": title,
+                        "author": author,
+                        "publisher": publisher,
+                        "isbn": random_isbn(rng),
+                        "quantity": 1,
+                        "deposit_paid": rng.choice([0, 0, 500, 1000]),
+                    },
+                )
+                for step in rng.choice(steps):
+                    if step == "notify":
+                        services.order_notify(
+                            actor=clerk,
+                            order_id=order.pk,
+                            channel=ContactChannel.PHONE,
+                        )
+                    else:
+                        step(actor=clerk, order_id=order.pk)
+    return count
+
+

@@ -1,0 +1,184 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from privacy.blind_index import BlindIndexField
+from privacy.fields import EncryptedTextField
+
+
+class ContactChannel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+    COUNTER = "counter", _("At the counter")
+
+
+class Customer(models.Model):
+    """A customer of the shop. Every personal field is encrypted under the customer's own
+    data key; the blind indexes let staff find them by exact phone, kana or email."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    family_name = EncryptedTextField(_("family name"), max_length=50, blank=False)
+    given_name = EncryptedTextField(_("given name"), max_length=50)
+    family_name_kana = EncryptedTextField(_("family name (kana)"), max_length=50, blank=False)
+    given_name_kana = EncryptedTextField(_("given name (kana)"), max_length=50)
+    phone = EncryptedTextField(_("phone"), max_length=20, blank=False)
+    email = EncryptedTextField(_("email"), max_length=254)
+    postal_code = EncryptedTextField(_("postal code"), max_length=8)
+    address = EncryptedTextField(_("address"), max_length=200)
+    notes = EncryptedTextField(_("notes"), max_length=1000, multiline=True)
+    preferred_contact = models.CharField(
+        _("preferred contact"),
+        max_length=10,
+        choices=ContactChannel.choices,
+        default=ContactChannel.PHONE,
+    )
+    phone_bidx = BlindIndexField(source="phone", normalizer="phone")
+    phone_last4_bidx = BlindIndexField(source="phone", normalizer="phone_last4")
+    email_bidx = BlindIndexField(source="email", normalizer="email")
+    family_name_kana_bidx = BlindIndexField(source="family_name_kana", normalizer="kana")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["family_name_kana_bidx", "phone_last4_bidx"]),
+        ]
+
+    def __str__(self):
+        # Never personal data: this string reaches logs and the audit trail.
+        return f"Customer {self.reference}"
+
+    def get_absolute_url(self):
+        return reverse("customers:customer_detail", args=[self.pk])
+
+    def data_subject_id(self):
+        return self.pk
+
+    @property
+    def reference(self) -> str:
+        """A short pseudonymous reference, safe to show to the administrator."""
+        return f"C-{self.pk.hex[:8].upper()}"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name} {self.given_name}".strip()
+
+    @property
+    def display_kana(self) -> str:
+        return f"{self.family_name_kana} {self.given_name_kana}".strip()
+
+    @property
+    def masked_phone(self) -> str:
+        digits = "".join(ch for ch in self.phone or "" if ch.isdigit())
+        return "•••-••••-" + digits[-4:] if digits else ""
+
+
+class OrderStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    ORDERED = "ordered", _("Ordered from distributor")
+    ARRIVED = "arrived", _("Arrived")
+    NOTIFIED = "notified", _("Customer notified")
+    PICKED_UP = "picked_up", _("Picked up")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATUSES = (
+    OrderStatus.REQUESTED,
+    OrderStatus.ORDERED,
+    OrderStatus.ARRIVED,
+    OrderStatus.NOTIFIED,
+)
+
+
+class SpecialOrder(models.Model):
+    """A special order (取り寄せ注文). What a person reads can reveal health, beliefs or
+    politics, so the book's details are encrypted under the customer's key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    title = EncryptedTextField(_("title"), max_length=300)
+    author = EncryptedTextField(_("author"), max_length=200)
+    publisher = EncryptedTextField(_("publisher"), max_length=200)
+    isbn = EncryptedTextField(_("ISBN"), max_length=17)
+    isbn_bidx = BlindIndexField(source="isbn", normalizer="isbn")
+    quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
+    deposit_paid = models.PositiveIntegerField(_("deposit paid (yen)"), default=0)
+    status = models.CharField(
+        _("status"), max_length=12, choices=OrderStatus.choices, default=OrderStatus.REQUESTED
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    ordered_at = models.DateTimeField(null=True, blank=True)
+    ordered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    arrived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    notified_channel = models.CharField(
+        max_length=10, choices=ContactChannel.choices, blank=True, default=""
+    )
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    picked_up_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancel_reason = EncryptedTextField(_("reason for cancelling"), max_length=500)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("special order")
+        verbose_name_plural = _("special orders")
+        indexes = [models.Index(fields=["status", "requested_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1, quantity__lte=99),
+                name="order_quantity_1_to_99",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Order O-{self.pk.hex[:8].upper()}"
+
+    def get_absolute_url(self):
+        return reverse("customers:customer_detail", args=[self.customer_id])
+
+    def data_subject_id(self):
+        return self.customer_id
+
+    @property
+    def reference(self) -> str:
+        return f"O-{self.pk.hex[:8].upper()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class CustomerUserObjectPermission(UserObjectPermissionBase):
+    """Guardian's direct foreign-key permission: one staff member may see one customer."""
+
+    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE)
+
+
+class CustomerGroupObjectPermission(GroupObjectPermissionBase):
+    """Guardian's direct foreign-key permission: one team may see one customer."""
+
+    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE)

@@ -1,0 +1,90 @@
+"""Every read of customer data. Each takes the acting user and filters by object permission
+in the database query, so nothing hidden is ever fetched, shown or counted."""
+
+from django.http import Http404
+
+from customers.models import OPEN_STATUSES, Customer, SpecialOrder
+from privacy import access, blind_index, datakeys, normalize
+
+
+def visible_customers(user):
+    access.expire_due()
+    return access.visible_customers(user)
+
+
+def visible_orders(user):
+    return SpecialOrder.objects.filter(customer__in=visible_customers(user).values("pk"))
+
+
+def get_customer_for_user(user, pk) -> Customer:
+    """The customer, if this user may see them; 404 otherwise (never 403: a hidden customer
+    does not exist for this user)."""
+    customer = visible_customers(user).filter(pk=pk).first()
+    if customer is None:
+        raise Http404
+    return customer
+
+
+def get_order_for_user(user, pk) -> SpecialOrder:
+    order = visible_orders(user).select_related("customer").filter(pk=pk).first()
+    if order is None:
+        raise Http404
+    return order
+
+
+def find_customers(user, *, phone: str = "", family_name_kana: str = "", last4: str = "") -> list[Customer]:
+    """Exact search by phone, or by family-name kana plus the phone's last four digits.
+
+    The blind indexes select a few candidates in the database; only those are decrypted and
+    compared exactly. No partial or fuzzy match exists over encrypted data.
+    """
+    filters = {}
+    if phone:
+        filters.update(blind_index.lookup(Customer, "phone_bidx", phone))
+    else:
+        filters.update(blind_index.lookup(Customer, "family_name_kana_bidx", family_name_kana))
+        filters.update(blind_index.lookup(Customer, "phone_last4_bidx", last4))
+    candidates = list(visible_customers(user).filter(**filters))
+    datakeys.preload(c.pk for c in candidates)
+    if phone:
+        wanted = normalize.phone(phone)
+        return [c for c in candidates if normalize.phone(c.phone) == wanted]
+    wanted_kana, wanted_last4 = normalize.kana(family_name_kana), normalize.phone_last4(last4)
+    return [
+        c
+        for c in candidates
+        if normalize.kana(c.family_name_kana) == wanted_kana
+        and normalize.phone_last4(c.phone) == wanted_last4
+    ]
+
+
+def order_board(user) -> dict[str, list[SpecialOrder]]:
+    """Open orders the user may see, grouped by status, oldest first."""
+    orders = list(
+        visible_orders(user)
+        .filter(status__in=OPEN_STATUSES)
+        .select_related("customer")
+        .order_by("requested_at")
+    )
+    datakeys.preload({o.customer_id for o in orders})
+    board = {status: [] for status in OPEN_STATUSES}
+    for order in orders:
+        board[order.status].append(order)
+    return board
+
+
+def orders_for_isbn(user, isbn: str) -> list[SpecialOrder]:
+    """Open orders for one book (shipment receiving), via the ISBN blind index."""
+    candidates = list(
+        visible_orders(user)
+        .filter(status__in=OPEN_STATUSES, **blind_index.lookup(SpecialOrder, "isbn_bidx", isbn))
+        .select_related("customer")
+        .order_by("requested_at")
+    )
+    datakeys.preload({o.customer_id for o in candidates})
+    wanted = normalize.isbn(isbn)
+    return [o for o in candidates if normalize.isbn(o.isbn or "") == wanted]
+
+
+def customer_orders(customer: Customer) -> list[SpecialOrder]:
+    return list(customer.orders.order_by("-requested_at"))

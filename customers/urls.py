@@ -1,0 +1,15 @@
+from django.urls import path
+
+from customers import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("board/", views.board, name="board"),
+    path("orders/new/", views.order_new, name="order_new"),
+    path("orders/<uuid:pk>/<slug:step>/", views.order_transition, name="order_transition"),
+    path("customers/search/", views.customer_search, name="customer_search"),
+    path("customers/<uuid:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<uuid:pk>/orders/new/", views.order_new_for_customer, name="order_new_for_customer"),
+    path("shipments/", views.shipment, name="shipment"),
+]

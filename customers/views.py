@@ -1,0 +1,196 @@
+"""The order desk. Views parse input, call one service or selector, log what they show,
+and render."""
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from customers import selectors, services
+from customers.forms import (
+    CancelForm,
+    CustomerForm,
+    CustomerSearchForm,
+    NotifyForm,
+    OrderForm,
+    ShipmentForm,
+)
+from customers.models import OrderStatus
+from privacy import access, audit, roles
+
+counter_only = roles.role_required(*roles.COUNTER)
+
+BOARD_FIELDS = ["family_name", "given_name", "phone", "title", "isbn"]
+MATCH_FIELDS = ["family_name", "given_name", "family_name_kana", "given_name_kana", "phone"]
+DETAIL_FIELDS = [
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "phone",
+    "email",
+    "postal_code",
+    "address",
+    "notes",
+    "orders",
+]
+
+
+@never_cache
+@counter_only
+def board(request):
+    orders_by_status = selectors.order_board(request.user)
+    columns = [(OrderStatus(status), orders) for status, orders in orders_by_status.items()]
+    shown = [order.customer for _status, orders in columns for order in orders]
+    audit.record_reads(shown, actor=request.user, purpose="order_desk", fields=BOARD_FIELDS)
+    return render(
+        request,
+        "customers/board.html",
+        {"columns": columns, "notify_form": NotifyForm(), "cancel_form": CancelForm()},
+    )
+
+
+def _search(request, form):
+    matches = None
+    if form.is_bound and form.is_valid():
+        matches = selectors.find_customers(
+            request.user,
+            phone=form.cleaned_data["phone"],
+            family_name_kana=form.cleaned_data["family_name_kana"],
+            last4=form.cleaned_data["last4"],
+        )
+        audit.record_reads(matches, actor=request.user, purpose="customer_lookup", fields=MATCH_FIELDS)
+    return matches
+
+
+@never_cache
+@counter_only
+@require_http_methods(["GET", "POST"])
+def customer_search(request):
+    """Search lives in the POST body, so no phone number or name ends up in a URL or log."""
+    form = CustomerSearchForm(request.POST if request.method == "POST" else None)
+    matches = _search(request, form)
+    return render(request, "customers/customer_search.html", {"search_form": form, "matches": matches})
+
+
+@never_cache
+@counter_only
+@require_http_methods(["GET", "POST"])
+def order_new(request):
+    """Find the customer, or create a new one together with the order in one save."""
+    search_form = CustomerSearchForm()
+    customer_form = CustomerForm(prefix="customer")
+    order_form = OrderForm(prefix="order")
+    matches = None
+    if request.method == "POST" and request.POST.get("action") == "search":
+        search_form = CustomerSearchForm(request.POST)
+        matches = _search(request, search_form)
+    elif request.method == "POST":
+        customer_form = CustomerForm(request.POST, prefix="customer")
+        order_form = OrderForm(request.POST, prefix="order")
+        if customer_form.is_valid() and order_form.is_valid():
+            order = services.order_create_with_customer(
+                actor=request.user,
+                customer_data=customer_form.cleaned_data,
+                order_data=order_form.cleaned_data,
+            )
+            messages.success(request, _("Special order %(ref)s saved.") % {"ref": order.reference})
+            return redirect("customers:customer_detail", pk=order.customer_id)
+    return render(
+        request,
+        "customers/order_new.html",
+        {
+            "search_form": search_form,
+            "customer_form": customer_form,
+            "order_form": order_form,
+            "matches": matches,
+        },
+    )
+
+
+@never_cache
+@counter_only
+@require_http_methods(["GET", "POST"])
+def order_new_for_customer(request, pk):
+    customer = selectors.get_customer_for_user(request.user, pk)
+    order_form = OrderForm(request.POST if request.method == "POST" else None, prefix="order")
+    if request.method == "POST" and order_form.is_valid():
+        order = services.order_create(actor=request.user, customer=customer, data=order_form.cleaned_data)
+        messages.success(request, _("Special order %(ref)s saved.") % {"ref": order.reference})
+        return redirect("customers:customer_detail", pk=customer.pk)
+    audit.record_reads([customer], actor=request.user, purpose="order_desk", fields=["family_name", "given_name", "phone"])
+    return render(request, "customers/order_new_for_customer.html", {"customer": customer, "order_form": order_form})
+
+
+@never_cache
+@counter_only
+def customer_detail(request, pk):
+    customer = selectors.get_customer_for_user(request.user, pk)
+    orders = selectors.customer_orders(customer)
+    grants = list(access.active_grants(customer))
+    audit.record_reads([customer], actor=request.user, purpose="customer_record", fields=DETAIL_FIELDS)
+    return render(
+        request,
+        "customers/customer_detail.html",
+        {"customer": customer, "orders": orders, "grants": grants},
+    )
+
+
+_SIMPLE_TRANSITIONS = {
+    "ordered": services.order_mark_ordered,
+    "arrived": services.order_mark_arrived,
+    "picked_up": services.order_pick_up,
+}
+
+
+@counter_only
+@require_POST
+def order_transition(request, pk, step):
+    """One-click status change from the board, the shipment page or the customer page."""
+    order = selectors.get_order_for_user(request.user, pk)
+    try:
+        with transaction.atomic():
+            if step in _SIMPLE_TRANSITIONS:
+                _SIMPLE_TRANSITIONS[step](actor=request.user, order_id=order.pk)
+            elif step == "notified":
+                form = NotifyForm(request.POST)
+                if not form.is_valid():
+                    raise services.OrderError(_("Choose how the customer was told."))
+                services.order_notify(actor=request.user, order_id=order.pk, channel=form.cleaned_data["channel"])
+            elif step == "cancelled":
+                form = CancelForm(request.POST)
+                if not form.is_valid():
+                    raise services.OrderError(_("Give a reason for cancelling."))
+                services.order_cancel(actor=request.user, order_id=order.pk, reason=form.cleaned_data["reason"])
+            else:
+                raise Http404
+    except services.OrderError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Order %(ref)s updated.") % {"ref": order.reference})
+    return redirect(_safe_next(request) or "customers:board")
+
+
+def _safe_next(request):
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return None
+
+
+@never_cache
+@counter_only
+@require_http_methods(["GET", "POST"])
+def shipment(request):
+    """Scan or type an ISBN from a delivery and see the open orders waiting for that book."""
+    form = ShipmentForm(request.POST if request.method == "POST" else None)
+    orders = None
+    if request.method == "POST" and form.is_valid():
+        orders = selectors.orders_for_isbn(request.user, form.cleaned_data["isbn"])
+        audit.record_reads([o.customer for o in orders], actor=request.user, purpose="shipment", fields=BOARD_FIELDS)
+    return render(request, "customers/shipment.html", {"form": form, "orders": orders})

@@ -1,0 +1,141 @@
+"""Who may see which customer: one service for every grant and revocation.
+
+Guardian's direct foreign-key permission rows enforce access in every query; AccessGrant
+records why, by whom and until when. Guardian's bulk helpers send no signals, so nothing
+here calls them.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from privacy import audit
+from privacy.models import AccessGrant, GrantKind
+
+VIEW_CUSTOMER = "customers.view_customer"
+
+
+def _grantee_filter(grantee) -> dict:
+    return {"group": grantee} if isinstance(grantee, Group) else {"user": grantee}
+
+
+def _grantee_label(grantee) -> str:
+    return f"group:{grantee.name}" if isinstance(grantee, Group) else f"user:{grantee.pk}"
+
+
+def counter_team() -> Group:
+    group, _ = Group.objects.get_or_create(name=settings.BOOKSHOP_COUNTER_TEAM)
+    return group
+
+
+def active_grants(customer):
+    now = timezone.now()
+    return (
+        AccessGrant.objects.filter(customer=customer, revoked_at__isnull=True)
+        .exclude(expires_at__lte=now)
+        .select_related("user", "group", "granted_by")
+        .order_by("granted_at")
+    )
+
+
+@transaction.atomic
+def grant(customer, *, to, reason: str, by, kind=GrantKind.MANUAL, expires_at=None):
+    """Let a person or team see a customer. Called by the order desk and by the manager."""
+    assign_perm("view_customer", to, customer)
+    record = AccessGrant.objects.create(
+        customer=customer,
+        kind=kind,
+        reason=reason,
+        granted_by=by,
+        expires_at=expires_at,
+        **_grantee_filter(to),
+    )
+    audit.record(
+        "privacy.access.granted",
+        target=customer,
+        actor=by,
+        data={"grantee": _grantee_label(to), "kind": kind, "grant": record.pk},
+    )
+    return record
+
+
+@transaction.atomic
+def revoke(record: AccessGrant, *, by, event="privacy.access.revoked") -> None:
+    """End one grant; the permission goes when no other active grant holds it."""
+    record = AccessGrant.objects.select_for_update().get(pk=record.pk)
+    if record.revoked_at is not None:
+        return
+    record.revoked_at = timezone.now()
+    record.revoked_by = by
+    record.save(update_fields=["revoked_at", "revoked_by"])
+    grantee = record.grantee
+    still_held = (
+        active_grants(record.customer).filter(**_grantee_filter(grantee)).exclude(pk=record.pk)
+    )
+    if not still_held.exists():
+        remove_perm("view_customer", grantee, record.customer)
+    audit.record(
+        event,
+        target=record.customer,
+        actor=by,
+        data={"grantee": _grantee_label(grantee), "kind": record.kind, "grant": record.pk},
+    )
+
+
+def open_order_access(customer, *, clerk) -> None:
+    """An open order: the clerk who took it and the counter team may see the customer until
+    a set time after the customer's last order closes."""
+    for grantee in (clerk, counter_team()):
+        existing = active_grants(customer).filter(kind=GrantKind.ORDER, **_grantee_filter(grantee))
+        if existing.exists():
+            for record in existing.exclude(expires_at__isnull=True):
+                record.expires_at = None
+                record.save(update_fields=["expires_at"])
+        else:
+            grant(
+                customer,
+                to=grantee,
+                reason="special order",
+                by=clerk,
+                kind=GrantKind.ORDER,
+            )
+
+
+def schedule_order_access_end(customer) -> None:
+    """The customer's last order has closed: order grants end after the configured time."""
+    ends = timezone.now() + timedelta(days=settings.BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS)
+    for record in active_grants(customer).filter(kind=GrantKind.ORDER, expires_at__isnull=True):
+        record.expires_at = ends
+        record.save(update_fields=["expires_at"])
+
+
+def expire_due(now=None) -> int:
+    """Revoke every grant whose time has come. Run by cron (expire_access) and lazily before
+    customer data is read."""
+    now = now or timezone.now()
+    due = AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=now)
+    count = 0
+    for record in due.select_related("customer", "user", "group"):
+        revoke(record, by=None, event="privacy.access.expired")
+        count += 1
+    return count
+
+
+def visible_customers(user, queryset=None):
+    """Customers this user may see, as a query: deny by default, no global or superuser
+    shortcut, through named grants to the user or their teams."""
+    from customers.models import Customer
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return (queryset if queryset is not None else Customer.objects).none()
+    return get_objects_for_user(
+        user,
+        VIEW_CUSTOMER,
+        klass=queryset if queryset is not None else Customer.objects.all(),
+        accept_global_perms=False,
+        with_superuser=False,
+    )

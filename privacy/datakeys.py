@@ -1,0 +1,101 @@
+"""Per-subject data keys (DEKs): created on first write, unwrapped on read, cached for the
+length of one request (privacy.context), destroyed on erasure."""
+
+import uuid
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from privacy import context, crypto, keyring
+from privacy.models import DataKey, KeyCanary
+
+CANARY_PLAINTEXT = b"shiori keyring canary"
+
+
+class DataKeyDestroyed(Exception):
+    """The subject's data key no longer exists: the data was erased."""
+
+
+def _aad(subject_id: uuid.UUID) -> bytes:
+    return f"privacy.datakey:{subject_id}".encode()
+
+
+def wrap(ring: keyring.Keyring, subject_id: uuid.UUID, dek: bytes) -> bytes:
+    return crypto.seal(ring.active_aead, dek, _aad(subject_id))
+
+
+def unwrap(ring: keyring.Keyring, row: DataKey) -> AESGCM:
+    dek = crypto.unseal(ring.kek_aead(row.kek_id), bytes(row.wrapped), _aad(row.subject_id))
+    return AESGCM(dek)
+
+
+def _cache() -> dict:
+    scope = context.current()
+    return scope.data_keys if scope is not None else {}
+
+
+def aead_for(subject_id: uuid.UUID, *, create: bool = False) -> AESGCM:
+    """Return the cipher for one subject's data key; create the key when asked and absent."""
+    cache = _cache()
+    aead = cache.get(subject_id)
+    if aead is not None:
+        return aead
+    ring = keyring.load()
+    row = DataKey.objects.filter(subject_id=subject_id).first()
+    if row is None:
+        if not create:
+            raise DataKeyDestroyed(f"No data key for subject {subject_id}.")
+        row = _create(ring, subject_id)
+    aead = unwrap(ring, row)
+    cache[subject_id] = aead
+    return aead
+
+
+def _create(ring: keyring.Keyring, subject_id: uuid.UUID) -> DataKey:
+    ensure_canary(ring)
+    row = DataKey(
+        subject_id=subject_id,
+        kek_id=ring.active_kek_id,
+        wrapped=wrap(ring, subject_id, crypto.new_key()),
+    )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:  # another request created it first
+        row = DataKey.objects.get(subject_id=subject_id)
+    return row
+
+
+def preload(subject_ids) -> None:
+    """Unwrap the data keys of many subjects with one query (list pages)."""
+    cache = _cache()
+    wanted = {sid for sid in subject_ids if sid not in cache}
+    if not wanted or context.current() is None:
+        return
+    ring = keyring.load()
+    for row in DataKey.objects.filter(subject_id__in=wanted):
+        cache[row.subject_id] = unwrap(ring, row)
+
+
+def destroy(subject_id: uuid.UUID) -> None:
+    """Crypto-shred: every value sealed under this subject's key becomes unreadable."""
+    DataKey.objects.filter(subject_id=subject_id).delete()
+    _cache().pop(subject_id, None)
+
+
+def canary_index_check(ring: keyring.Keyring) -> str:
+    return crypto.keyed_hash(ring.index_key("canary"), CANARY_PLAINTEXT).hex()
+
+
+def ensure_canary(ring: keyring.Keyring) -> None:
+    if KeyCanary.objects.filter(kek_id=ring.active_kek_id).exists():
+        return
+    KeyCanary.objects.get_or_create(
+        kek_id=ring.active_kek_id,
+        defaults={
+            "sealed": crypto.seal(ring.active_aead, CANARY_PLAINTEXT, b"privacy.canary"),
+            "index_check": canary_index_check(ring),
+            "created_at": timezone.now(),
+        },
+    )

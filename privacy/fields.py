@@ -1,0 +1,148 @@
+"""Model fields that store AES-256-GCM ciphertext and read as plaintext.
+
+A loaded row keeps each value sealed until the attribute is first read, so a page decrypts
+only the fields it shows. Each ciphertext is bound to ``app.model.field:pk``; a value copied
+into another row or column fails to decrypt. Filtering on an encrypted column is refused:
+search goes through a blind index (privacy.blind_index).
+"""
+
+from django import forms
+from django.core import checks
+from django.db import models
+
+from privacy import crypto, datakeys
+
+
+class Sealed:
+    """Ciphertext as loaded from the database, not yet decrypted."""
+
+    __slots__ = ("blob",)
+
+    def __init__(self, blob: bytes):
+        self.blob = blob
+
+    def __repr__(self):
+        return "<encrypted>"
+
+    def __eq__(self, other):
+        return isinstance(other, Sealed) and other.blob == self.blob
+
+    def __hash__(self):
+        return hash(self.blob)
+
+
+class EncryptedValueDescriptor:
+    def __init__(self, field):
+        self.field = field
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.field.attname)
+        if isinstance(value, Sealed):
+            plaintext = self.field.decrypt(instance, value)
+            instance.__dict__[self.field.attname] = plaintext
+            instance.__dict__.setdefault("_sealed_loaded", {})[self.field.attname] = (
+                value,
+                plaintext,
+            )
+            return plaintext
+        return value
+
+    def __set__(self, instance, value):
+        instance.__dict__[self.field.attname] = value
+
+
+class EncryptedTextField(models.BinaryField):
+    """A text value encrypted under the data subject's key. ``max_length`` limits the
+    plaintext (in characters) and shapes the form field."""
+
+    descriptor_class = EncryptedValueDescriptor
+
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        self.multiline = multiline
+        kwargs.setdefault("editable", True)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("null", True)
+        super().__init__(*args, **kwargs)
+
+    def check(self, **kwargs):
+        errors = super().check(**kwargs)
+        if not hasattr(self.model, "data_subject_id"):
+            errors.append(
+                checks.Error(
+                    "Models with encrypted fields must define data_subject_id().",
+                    obj=self,
+                    id="privacy.E010",
+                )
+            )
+        return errors
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.multiline:
+            kwargs["multiline"] = True
+        return name, path, args, kwargs
+
+    def associated_data(self, instance) -> bytes:
+        meta = instance._meta
+        return f"{meta.app_label}.{meta.model_name}.{self.name}:{instance.pk}".encode()
+
+    def decrypt(self, instance, sealed: Sealed) -> str:
+        aead = datakeys.aead_for(instance.data_subject_id())
+        return crypto.unseal(aead, sealed.blob, self.associated_data(instance)).decode()
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return Sealed(bytes(value))
+
+    def to_python(self, value):
+        if value is None or isinstance(value, (str, Sealed)):
+            return value
+        return str(value)
+
+    def pre_save(self, model_instance, add):
+        value = model_instance.__dict__.get(self.attname)
+        if value is None or isinstance(value, Sealed):
+            return value
+        loaded = model_instance.__dict__.get("_sealed_loaded", {}).get(self.attname)
+        if loaded and loaded[1] == value:
+            return loaded[0]  # unchanged since it was read: keep the stored ciphertext
+        aead = datakeys.aead_for(model_instance.data_subject_id(), create=True)
+        blob = crypto.seal(aead, str(value).encode(), self.associated_data(model_instance))
+        sealed = Sealed(blob)
+        model_instance.__dict__.setdefault("_sealed_loaded", {})[self.attname] = (sealed, value)
+        return sealed
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        if isinstance(value, Sealed):
+            return connection.Database.Binary(value.blob)
+        raise TypeError(
+            f"{self.model.__name__}.{self.name} is encrypted: save it through Model.save(), "
+            "not update() or bulk_update()."
+        )
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        return None
+
+    def value_to_string(self, obj):
+        return "<encrypted>"
+
+    def formfield(self, **kwargs):
+        defaults = {
+            "form_class": forms.CharField,
+            "max_length": self.max_length,
+            "required": not self.blank,
+            "label": self.verbose_name,
+            "help_text": self.help_text,
+        }
+        if self.multiline:
+            defaults["widget"] = forms.Textarea(attrs={"rows": 3})
+        defaults.update(kwargs)
+        form_class = defaults.pop("form_class")
+        return form_class(**defaults)

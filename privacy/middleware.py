@@ -1,0 +1,44 @@
+"""Opens the request's privacy scope: correlation id, client address, acting user, and the
+per-request cache of unwrapped data keys (forgotten when the response is done)."""
+
+import ipaddress
+
+from auditlog.cid import correlation_id
+from django.conf import settings
+
+from privacy import context
+
+
+def client_address(request) -> str | None:
+    """REMOTE_ADDR, or the address that the Nth trusted proxy saw (BOOKSHOP_TRUSTED_PROXIES).
+    A client-supplied X-Forwarded-For is never trusted beyond the configured proxies."""
+    address = request.META.get("REMOTE_ADDR")
+    hops = settings.BOOKSHOP_TRUSTED_PROXIES
+    if hops:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
+
+
+class RequestScopeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        actor = user if user is not None and user.is_authenticated else None
+        address = client_address(request)
+        with context.scope(actor=actor, remote_addr=address) as scope:
+            request.cid = scope.cid
+            token = correlation_id.set(scope.cid)
+            try:
+                response = self.get_response(request)
+            finally:
+                correlation_id.reset(token)
+        response["X-Request-ID"] = scope.cid
+        return response

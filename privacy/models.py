@@ -1,0 +1,118 @@
+from auditlog.models import AbstractLogEntry
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class DataKey(models.Model):
+    """One data subject's data key (DEK), wrapped by a key-encryption key from the keyring.
+
+    Deleting the row crypto-shreds every value encrypted under it, wherever a copy lies.
+    """
+
+    subject_id = models.UUIDField(primary_key=True)
+    kek_id = models.CharField(max_length=64, db_index=True)
+    wrapped = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data key")
+
+    def __str__(self):
+        return f"DataKey {self.subject_id} ({self.kek_id})"
+
+
+class KeyCanary(models.Model):
+    """A known value sealed under one key-encryption key and the index root. At start-up it
+    must open with the configured keyring, or the keyring does not belong to this database."""
+
+    kek_id = models.CharField(max_length=64, primary_key=True)
+    sealed = models.BinaryField()
+    index_check = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"KeyCanary {self.kek_id}"
+
+
+class AuditLogEntry(AbstractLogEntry):
+    """django-auditlog's log entry, chained by hash so that any change, gap or cut shows.
+
+    Holds the write log (create, update, delete), the read log (access) and events such as
+    logins and grants, each named by a dotted ``event``.
+    """
+
+    event = models.CharField(max_length=80, db_index=True, blank=True)
+    seq = models.BigIntegerField(unique=True, null=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    entry_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log entries")
+        indexes = [models.Index(fields=["object_pk", "timestamp"])]
+
+    def save(self, *args, **kwargs):
+        from privacy import audit_chain
+
+        if self._state.adding and self.seq is None:
+            audit_chain.append([self])
+            return
+        raise ValueError("Audit log entries are append-only.")
+
+
+class GrantKind(models.TextChoices):
+    ORDER = "order", _("Open special order")
+    MANUAL = "manual", _("Granted by the manager")
+
+
+class AccessGrant(models.Model):
+    """Why a person or team may see one customer. Mirrors the guardian permission row that
+    enforces it, with the reason, who granted it, and when it ends."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="access_grants"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=GrantKind.choices)
+    reason = models.CharField(_("reason"), max_length=200)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True)
+                    | models.Q(user__isnull=True, group__isnull=False)
+                ),
+                name="grant_to_user_or_group",
+            )
+        ]
+
+    def __str__(self):
+        return f"AccessGrant {self.pk}"
+
+    @property
+    def grantee(self):
+        return self.user or self.group
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )

@@ -1,0 +1,40 @@
+"""The three staff roles, as Django groups. No role relies on superuser status."""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+
+CLERK = "clerk"
+MANAGER = "manager"
+ADMINISTRATOR = "administrator"
+ALL = (CLERK, MANAGER, ADMINISTRATOR)
+COUNTER = (CLERK, MANAGER)
+
+
+def roles_of(user) -> set[str]:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return set()
+    cached = getattr(user, "_shiori_roles", None)
+    if cached is None:
+        cached = set(user.groups.filter(name__in=ALL).values_list("name", flat=True))
+        user._shiori_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    return bool(roles_of(user) & set(roles))
+
+
+def role_required(*roles: str):
+    """Views for some roles only: everyone else gets 403 (the page exists, the role may not)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

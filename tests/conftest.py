@@ -1,0 +1,118 @@
+"""Shared set-up: a test keyring, and the personas every test speaks of (healthchecks'
+alice and bob): a clerk with a grant, a clerk without, the manager, the administrator."""
+
+from pathlib import Path
+
+import pytest
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+CANARIES = {
+    "family_name": "カナリア姓Zq81",
+    "given_name": "カナリア名Wx52",
+    "family_name_kana": "カナリアセイ",
+    "given_name_kana": "カナリアメイ",
+    "phone": "09071234987",
+    "email": "canary.qx83@example.jp",
+    "postal_code": "123-4567",
+    "address": "カナリア県カナリア市1-2-3Zq",
+    "notes": "カナリアのメモVb19",
+}
+ORDER_CANARIES = {
+    "title": "カナリアの本Tt42",
+    "author": "カナリア著者Aa77",
+    "publisher": "カナリア出版Pp31",
+    "isbn": "978-4-06-293450-9",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _keyring(django_db_setup_done=None):
+    from django.conf import settings
+
+    from privacy import keyring
+
+    path = Path(settings.BOOKSHOP_KEYRING)
+    if not path.exists():
+        keyring.write_new(keyring.generate(path))
+    return keyring.load()
+
+
+@pytest.fixture(autouse=True)
+def _privacy_scope():
+    """Each test runs like one request: data keys are cached for its length only."""
+    from privacy import context
+
+    with context.scope():
+        yield
+
+
+def make_staff(username, *role_names, counter=False):
+    from django.contrib.auth.models import User
+
+    from customers import demo
+    from privacy import access
+
+    groups = demo.ensure_groups()
+    user = User.objects.create_user(username=username, password=PASSWORD, last_name=username.title())
+    for name in role_names:
+        user.groups.add(groups[name])
+    if counter:
+        user.groups.add(access.counter_team())
+    return user
+
+
+@pytest.fixture
+def clerk(db):
+    """Works the counter, in the counter team."""
+    return make_staff("clerk", "clerk", counter=True)
+
+
+@pytest.fixture
+def outsider_clerk(db):
+    """A clerk with no grant on anybody."""
+    return make_staff("outsider", "clerk")
+
+
+@pytest.fixture
+def manager(db):
+    return make_staff("manager", "manager", counter=True)
+
+
+@pytest.fixture
+def administrator(db):
+    return make_staff("admin", "administrator")
+
+
+def customer_data(**overrides):
+    data = dict(CANARIES)
+    data["preferred_contact"] = "email"
+    data.update(overrides)
+    return data
+
+
+def order_data(**overrides):
+    data = dict(ORDER_CANARIES)
+    data.update({"quantity": 1, "deposit_paid": 0})
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def order(clerk):
+    """A customer full of canary values with one open order, taken by ``clerk``."""
+    from customers import services
+
+    return services.order_create_with_customer(
+        actor=clerk, customer_data=customer_data(), order_data=order_data()
+    )
+
+
+@pytest.fixture
+def customer(order):
+    return order.customer
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
