@@ -42,7 +42,7 @@ def ensure_groups() -> dict[str, Group]:
     return {name: Group.objects.get_or_create(name=name)[0] for name in names}
 
 
-def ensure_staff() -> list[tuple[str, str | None, list[str]]]:
+def ensure_staff(*, reset_passwords: bool = False) -> list[tuple[str, str | None, list[str]]]:
     """Create the demo staff once. Returns (username, new password or None, roles)."""
     groups = ensure_groups()
     created = []
@@ -58,6 +58,10 @@ def ensure_staff() -> list[tuple[str, str | None, list[str]]]:
                 user.groups.add(groups[name])
             if in_counter:
                 user.groups.add(groups[access.counter_team().name])
+        elif reset_passwords:
+            password = secrets.token_urlsafe(12)
+            user.set_password(password)
+            user.save(update_fields=["password"])
         created.append((username, password, role_names))
     return created
 

@@ -22,7 +22,7 @@ ORDER_CANARIES = {
     "title": "カナリアの本Tt42",
     "author": "カナリア著者Aa77",
     "publisher": "カナリア出版Pp31",
-    "isbn": "978-4-06-293450-9",
+    "isbn": "978-4-06-293450-3",
 }
 
 

@@ -1,21 +1,36 @@
 from django.core.management.base import BaseCommand
 
 from customers import demo
+from customers.models import Customer
 
 
 class Command(BaseCommand):
-    help = "Create demo staff (once; passwords printed once) and N demo customers with orders."
+    help = (
+        "Create the demo staff (once; their random passwords are printed once) and N demo "
+        "customers with orders."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--customers", type=int, default=30)
-        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--customers", type=int, default=30, help="How many customers.")
+        parser.add_argument("--seed", type=int, default=None, help="Seed for repeatable data.")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Add customers only when there are none."
+        )
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="Give the demo staff new random passwords and print them.",
+        )
 
-    def handle(self, *args, customers, seed, **options):
-        staff = demo.ensure_staff()
-        self.stdout.write("Demo staff accounts:")
+    def handle(self, *args, customers, seed, if_empty, reset_passwords, **options):
+        staff = demo.ensure_staff(reset_passwords=reset_passwords)
+        self.stdout.write(self.style.MIGRATE_HEADING("Demo staff accounts (user, role, password):"))
         for username, password, role_names in staff:
-            shown = password if password else "(exists; password unchanged)"
+            shown = password or "(unchanged; --reset-passwords prints new ones)"
             self.stdout.write(f"  {username:12} {','.join(role_names):14} {shown}")
+        if if_empty and Customer.objects.exists():
+            self.stdout.write("Demo customers already exist; none added.")
+            return
         if customers:
             demo.seed_customers(customers, seed=seed)
             self.stdout.write(f"Created {customers} demo customers with orders.")

@@ -1,0 +1,34 @@
+# Shiori: `make run` for the demo on http://127.0.0.1:8000, `make test` for the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check bench venv demo-env
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The demo: SQLite under var/, a keyring made on first run, demo staff and customers.
+run: export DJANGO_DEBUG = 1
+run: export BOOKSHOP_DEMO = 1
+run: $(STAMP)
+	test -f $${BOOKSHOP_KEYRING:-var/keyring.json} || $(PY) manage.py keys init
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --customers $${DEMO_CUSTOMERS:-40} --if-empty
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
