@@ -92,6 +92,11 @@ class CustomerForm(CleanTextMixin, forms.ModelForm):
 
 
 class OrderForm(CleanTextMixin, forms.ModelForm):
+    quantity = forms.IntegerField(label=_("quantity"), min_value=1, max_value=99, initial=1)
+    deposit_paid = forms.IntegerField(
+        label=_("deposit paid (yen)"), min_value=0, max_value=1_000_000, initial=0
+    )
+
     class Meta:
         model = SpecialOrder
         fields = ["isbn", "title", "author", "publisher", "quantity", "deposit_paid"]
@@ -100,10 +105,6 @@ class OrderForm(CleanTextMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["isbn"].help_text = _("10 or 13 digits; hyphens and full-width digits are fine.")
         self.fields["isbn"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
-        self.fields["quantity"].min_value = 1
-        self.fields["quantity"].max_value = 99
-        self.fields["quantity"].widget.attrs.update({"min": 1, "max": 99})
-        self.fields["deposit_paid"].max_value = 1_000_000
 
     def clean_isbn(self):
         value = self.cleaned_data.get("isbn", "")

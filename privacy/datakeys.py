@@ -35,14 +35,26 @@ def _cache() -> dict:
     return scope.data_keys if scope is not None else {}
 
 
-def aead_for(subject_id: uuid.UUID, *, create: bool = False) -> AESGCM:
+def aead_for_instance(instance, *, create: bool = False) -> AESGCM:
+    """The cipher for a model instance's data subject, kept on the instance once found.
+    A subject being inserted for the first time gets its key without a look-up."""
+    aead = instance.__dict__.get("_data_key")
+    if aead is None:
+        subject_id = instance.data_subject_id()
+        new_subject = create and instance._state.adding and subject_id == instance.pk
+        aead = aead_for(subject_id, create=create, new_subject=new_subject)
+        instance.__dict__["_data_key"] = aead
+    return aead
+
+
+def aead_for(subject_id: uuid.UUID, *, create: bool = False, new_subject: bool = False) -> AESGCM:
     """Return the cipher for one subject's data key; create the key when asked and absent."""
     cache = _cache()
     aead = cache.get(subject_id)
     if aead is not None:
         return aead
     ring = keyring.load()
-    row = DataKey.objects.filter(subject_id=subject_id).first()
+    row = None if new_subject else DataKey.objects.filter(subject_id=subject_id).first()
     if row is None:
         if not create:
             raise DataKeyDestroyed(f"No data key for subject {subject_id}.")

@@ -89,7 +89,7 @@ class EncryptedTextField(models.BinaryField):
         return f"{meta.app_label}.{meta.model_name}.{self.name}:{instance.pk}".encode()
 
     def decrypt(self, instance, sealed: Sealed) -> str:
-        aead = datakeys.aead_for(instance.data_subject_id())
+        aead = datakeys.aead_for_instance(instance)
         return crypto.unseal(aead, sealed.blob, self.associated_data(instance)).decode()
 
     def from_db_value(self, value, expression, connection):
@@ -109,7 +109,7 @@ class EncryptedTextField(models.BinaryField):
         loaded = model_instance.__dict__.get("_sealed_loaded", {}).get(self.attname)
         if loaded and loaded[1] == value:
             return loaded[0]  # unchanged since it was read: keep the stored ciphertext
-        aead = datakeys.aead_for(model_instance.data_subject_id(), create=True)
+        aead = datakeys.aead_for_instance(model_instance, create=True)
         blob = crypto.seal(aead, str(value).encode(), self.associated_data(model_instance))
         sealed = Sealed(blob)
         model_instance.__dict__.setdefault("_sealed_loaded", {})[self.attname] = (sealed, value)
