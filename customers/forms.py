@@ -45,7 +45,7 @@ class CustomerForm(CleanTextMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"] = forms.EmailField(
-            label=_("email"), required=False, max_length=254
+            label=_("Email"), required=False, max_length=254
         )
         self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
 
@@ -92,9 +92,9 @@ class CustomerForm(CleanTextMixin, forms.ModelForm):
 
 
 class OrderForm(CleanTextMixin, forms.ModelForm):
-    quantity = forms.IntegerField(label=_("quantity"), min_value=1, max_value=99, initial=1)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=99, initial=1)
     deposit_paid = forms.IntegerField(
-        label=_("deposit paid (yen)"), min_value=0, max_value=1_000_000, initial=0
+        label=_("Deposit paid (yen)"), min_value=0, max_value=1_000_000, initial=0
     )
 
     class Meta:
@@ -120,9 +120,9 @@ class OrderForm(CleanTextMixin, forms.ModelForm):
 class CustomerSearchForm(forms.Form):
     """Phone, or family-name kana plus the phone's last four digits."""
 
-    phone = forms.CharField(label=_("phone"), required=False, max_length=30)
-    family_name_kana = forms.CharField(label=_("family name (kana)"), required=False, max_length=50)
-    last4 = forms.CharField(label=_("last four digits of the phone"), required=False, max_length=8)
+    phone = forms.CharField(label=_("Phone"), required=False, max_length=30)
+    family_name_kana = forms.CharField(label=_("Family name (kana)"), required=False, max_length=50)
+    last4 = forms.CharField(label=_("Last four digits of the phone"), required=False, max_length=8)
 
     def clean_phone(self):
         value = self.cleaned_data.get("phone", "")
@@ -168,11 +168,11 @@ class ShipmentForm(forms.Form):
 
 
 class NotifyForm(forms.Form):
-    channel = forms.ChoiceField(label=_("told by"), choices=ContactChannel.choices)
+    channel = forms.ChoiceField(label=_("Told by"), choices=ContactChannel.choices)
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(label=_("reason for cancelling"), max_length=500)
+    reason = forms.CharField(label=_("Reason for cancelling"), max_length=500)
 
     def clean_reason(self):
         value = self.cleaned_data["reason"]

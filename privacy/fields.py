@@ -9,6 +9,7 @@ search goes through a blind index (privacy.blind_index).
 from django import forms
 from django.core import checks
 from django.db import models
+from django.utils.text import capfirst
 
 from privacy import crypto, datakeys
 
@@ -138,7 +139,7 @@ class EncryptedTextField(models.BinaryField):
             "form_class": forms.CharField,
             "max_length": self.max_length,
             "required": not self.blank,
-            "label": self.verbose_name,
+            "label": capfirst(self.verbose_name),
             "help_text": self.help_text,
         }
         if self.multiline:

@@ -1,0 +1,61 @@
+"""Every URL of the project, for every persona, with the status each must get. A URL that is
+not in the matrix fails the suite: a new view must say who may use it."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.conftest import login
+
+ANON = "anonymous"
+OUTSIDER = "outsider_clerk"
+CLERK = "clerk"
+MANAGER = "manager"
+ADMIN = "administrator"
+
+LOGIN_REDIRECT = "login"
+
+# url name -> (method, path template, {persona: expected status or LOGIN_REDIRECT})
+MATRIX = {
+    "home": ("get", "/", {ANON: LOGIN_REDIRECT, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 200}),
+    "login": ("get", "/login/", {ANON: 200, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
+    "logout": ("post", "/logout/", {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
+    "set_language": ("post", "/i18n/setlang/", {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
+    "customers:board": ("get", "/board/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
+    "customers:order_new": ("get", "/orders/new/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
+    "customers:customer_search": ("get", "/customers/search/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
+    "customers:shipment": ("get", "/shipments/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
+    "customers:customer_detail": ("get", "/customers/{customer}/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403}),
+    "customers:order_new_for_customer": ("get", "/customers/{customer}/orders/new/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403}),
+    "customers:order_transition": ("post", "/orders/{order}/ordered/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 302, MANAGER: 302, ADMIN: 403}),
+}
+
+
+def _names(patterns, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from _names(entry.url_patterns, namespace)
+        elif isinstance(entry, URLPattern):
+            yield f"{prefix}{entry.name}"
+
+
+def test_every_url_is_in_the_matrix():
+    names = set(_names(get_resolver().url_patterns))
+    assert names - set(MATRIX) == set(), "add these URLs to the access matrix"
+    assert set(MATRIX) - names == set()
+
+
+@pytest.mark.parametrize("persona", [ANON, OUTSIDER, CLERK, MANAGER, ADMIN])
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_access(request, client, order, persona, name):
+    method, template, expected = MATRIX[name]
+    if persona != ANON:
+        login(client, request.getfixturevalue(persona))
+    path = template.format(customer=order.customer_id, order=order.pk)
+    response = getattr(client, method)(path)
+    want = expected[persona]
+    if want == LOGIN_REDIRECT:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+    else:
+        assert response.status_code == want, response.content[:300]
