@@ -222,3 +222,19 @@ BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS = env_int("BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS", 3
 # their table regardless of the swap; an orphan table would then block test flushes on
 # PostgreSQL, so auditlog's migrations are not run at all.
 MIGRATION_MODULES = {"auditlog": None}
+
+# --- Business hours (privacy/hours.py) -------------------------------------------------
+# Customer data is readable only inside these hours, in BOOKSHOP_TIME_ZONE ("HH:MM-HH:MM").
+BOOKSHOP_OPENING_HOURS = env_str("BOOKSHOP_OPENING_HOURS", "08:00-23:00")
+BOOKSHOP_OVERRIDE_MAX_MINUTES = env_int("BOOKSHOP_OVERRIDE_MAX_MINUTES", 120, minimum=5)
+
+# --- Audit review (privacy/audit_review.py) -------------------------------------------
+BOOKSHOP_AUDIT_CHECKPOINTS = env_str(
+    "BOOKSHOP_AUDIT_CHECKPOINTS", str(VAR_DIR / "audit-checkpoints.jsonl")
+)
+# One person reading more than this many customers within the window is flagged.
+BOOKSHOP_FLAG_READS = env_int("BOOKSHOP_FLAG_READS", 60, minimum=1)
+BOOKSHOP_FLAG_READS_MINUTES = env_int("BOOKSHOP_FLAG_READS_MINUTES", 10, minimum=1)
+# This many failed logins within the window is a burst.
+BOOKSHOP_FLAG_FAILED_LOGINS = env_int("BOOKSHOP_FLAG_FAILED_LOGINS", 5, minimum=1)
+BOOKSHOP_FLAG_FAILED_LOGINS_MINUTES = env_int("BOOKSHOP_FLAG_FAILED_LOGINS_MINUTES", 10, minimum=1)

@@ -17,3 +17,5 @@ from bookshop.settings import *  # noqa: E402, F403
 
 # Fast hashing in tests; production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303
+# Tests that are about business hours set them and the clock (time-machine) themselves.
+BOOKSHOP_OPENING_HOURS = "00:00-24:00"

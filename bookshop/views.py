@@ -9,6 +9,8 @@ def home(request):
     """Send each role to where its work starts."""
     if roles.has_role(request.user, *roles.COUNTER):
         return redirect("customers:board")
+    if roles.has_role(request.user, roles.ADMINISTRATOR):
+        return redirect("privacy:audit_log")
     return render(request, "home.html")
 
 

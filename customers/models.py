@@ -9,6 +9,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from privacy.blind_index import BlindIndexField
 from privacy.fields import EncryptedTextField
+from privacy.querysets import AuditedManager
 
 
 class ContactChannel(models.TextChoices):
@@ -43,6 +44,8 @@ class Customer(models.Model):
     family_name_kana_bidx = BlindIndexField(source="family_name_kana", normalizer="kana")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AuditedManager()
 
     class Meta:
         verbose_name = _("customer")
@@ -142,6 +145,8 @@ class SpecialOrder(models.Model):
     )
     cancel_reason = EncryptedTextField(_("reason for cancelling"), max_length=500)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AuditedManager()
 
     class Meta:
         verbose_name = _("special order")

@@ -1,13 +1,17 @@
 """Every read of customer data. Each takes the acting user and filters by object permission
 in the database query, so nothing hidden is ever fetched, shown or counted."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from customers.models import OPEN_STATUSES, Customer, SpecialOrder
-from privacy import access, blind_index, datakeys, normalize
+from privacy import access, blind_index, datakeys, hours, normalize, roles
 
 
 def visible_customers(user):
+    """Every read of customer data starts here: refused outside business hours, then
+    expired grants are ended, then only granted customers are selected."""
+    hours.ensure_open()
     access.expire_due()
     return access.visible_customers(user)
 
@@ -33,18 +37,32 @@ def get_order_for_user(user, pk) -> SpecialOrder:
 
 
 def find_customers(user, *, phone: str = "", family_name_kana: str = "", last4: str = "") -> list[Customer]:
-    """Exact search by phone, or by family-name kana plus the phone's last four digits.
+    """Exact search by phone, or by family-name kana plus the phone's last four digits, among
+    the customers this user may see.
 
     The blind indexes select a few candidates in the database; only those are decrypted and
     compared exactly. No partial or fuzzy match exists over encrypted data.
     """
+    return _exact_matches(visible_customers(user), phone, family_name_kana, last4)
+
+
+def find_any_customer(manager, *, phone: str = "", family_name_kana: str = "", last4: str = "") -> list[Customer]:
+    """The same exact search over every customer, for the manager alone, who answers
+    customers' requests about records nobody is granted. The caller shows references only."""
+    if not roles.has_role(manager, roles.MANAGER):
+        raise PermissionDenied
+    hours.ensure_open()
+    return _exact_matches(Customer.objects.all(), phone, family_name_kana, last4)
+
+
+def _exact_matches(queryset, phone, family_name_kana, last4) -> list[Customer]:
     filters = {}
     if phone:
         filters.update(blind_index.lookup(Customer, "phone_bidx", phone))
     else:
         filters.update(blind_index.lookup(Customer, "family_name_kana_bidx", family_name_kana))
         filters.update(blind_index.lookup(Customer, "phone_last4_bidx", last4))
-    candidates = list(visible_customers(user).filter(**filters))
+    candidates = list(queryset.filter(**filters))
     datakeys.preload(c.pk for c in candidates)
     if phone:
         wanted = normalize.phone(phone)

@@ -20,6 +20,7 @@ from customers.forms import (
 )
 from customers.models import OrderStatus
 from privacy import access, audit, roles
+from privacy.forms import GrantForm
 
 counter_only = roles.role_required(*roles.COUNTER)
 
@@ -135,7 +136,7 @@ def customer_detail(request, pk):
     return render(
         request,
         "customers/customer_detail.html",
-        {"customer": customer, "orders": orders, "grants": grants},
+        {"customer": customer, "orders": orders, "grants": grants, "grant_form": GrantForm()},
     )
 
 

@@ -7,4 +7,11 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Privacy")
 
     def ready(self):
+        from auditlog.registry import auditlog
+
         from privacy import checks, signals  # noqa: F401
+        from privacy.models import AccessGrant, HoursOverride
+
+        # Free-text reasons may name a person: the log says they changed, not what they say.
+        auditlog.register(AccessGrant, mask_fields=["reason"], mask_callable="privacy.registry.redact")
+        auditlog.register(HoursOverride, mask_fields=["reason"], mask_callable="privacy.registry.redact")

@@ -3,10 +3,14 @@ hash, and SHA-256 over that hash and a canonical serialization of the entry.
 
 Writers take a lock so concurrent requests cannot fork the chain: a PostgreSQL advisory lock
 held to the end of the transaction, or SQLite's write lock (transactions begin IMMEDIATE).
+Checkpoints (head and count, signed with a key from the keyring) are kept outside the
+database, so that cutting off the tail of the log shows too.
 """
 
 import hashlib
+import hmac
 import json
+from dataclasses import dataclass
 from datetime import UTC
 
 from django.db import connection, transaction
@@ -14,29 +18,43 @@ from django.db import connection, transaction
 GENESIS = "0" * 64
 _ADVISORY_LOCK_ID = 0x5348494F  # "SHIO"
 
+HASHED_FIELDS = (
+    "seq",
+    "timestamp",
+    "content_type_id",
+    "object_pk",
+    "object_id",
+    "object_repr",
+    "action",
+    "event",
+    "changes",
+    "changes_text",
+    "serialized_data",
+    "additional_data",
+    "actor_id",
+    "actor_email",
+    "remote_addr",
+    "remote_port",
+    "cid",
+)
 
-def canonical(entry) -> bytes:
-    timestamp = entry.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    payload = {
-        "seq": entry.seq,
-        "timestamp": timestamp,
-        "content_type": entry.content_type_id,
-        "object_pk": entry.object_pk,
-        "object_repr": entry.object_repr,
-        "action": entry.action,
-        "event": entry.event,
-        "changes": entry.changes,
-        "serialized_data": entry.serialized_data,
-        "additional_data": entry.additional_data,
-        "actor": entry.actor_id,
-        "remote_addr": entry.remote_addr,
-        "cid": entry.cid,
-    }
+
+def _canonical_values(values: dict) -> bytes:
+    payload = dict(values)
+    payload["timestamp"] = values["timestamp"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def canonical(entry) -> bytes:
+    return _canonical_values({name: getattr(entry, name) for name in HASHED_FIELDS})
+
+
+def link_hash(prev_hash: str, canonical_bytes: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_bytes).hexdigest()
+
+
 def entry_hash(prev_hash: str, entry) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(entry)).hexdigest()
+    return link_hash(prev_hash, canonical(entry))
 
 
 def _lock() -> None:
@@ -45,17 +63,20 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
 
 
-def head(model) -> tuple[int, str]:
+def head(model=None) -> tuple[int, str]:
+    from privacy.models import AuditLogEntry
+
+    model = model or AuditLogEntry
     last = model.objects.order_by("-seq").values_list("seq", "entry_hash").first()
     return last if last else (0, GENESIS)
 
 
 def append(entries: list) -> list:
     """Chain and insert audit entries in one statement, under the chain lock."""
-    if not entries:
-        return entries
     from privacy import audit
 
+    if not entries:
+        return entries
     model = type(entries[0])
     with transaction.atomic():
         _lock()
@@ -69,3 +90,53 @@ def append(entries: list) -> list:
             entry.entry_hash = prev = entry_hash(prev, entry)
         model.objects.bulk_create(entries)
     return entries
+
+
+@dataclass
+class Verification:
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    problem: str = ""
+    broken_seq: int | None = None
+
+
+def verify(*, checkpoints: list[dict] | None = None, batch: int = 5000) -> Verification:
+    """Walk the whole chain in order. Names the first broken entry and how it broke."""
+    from privacy.models import AuditLogEntry
+
+    fields = [*HASHED_FIELDS, "prev_hash", "entry_hash"]
+    prev_hash, expected_seq, count = GENESIS, 1, 0
+    last_seq = 0
+    queryset = AuditLogEntry.objects.order_by("seq").values_list(*fields)
+    for row in queryset.iterator(chunk_size=batch):
+        values = dict(zip(fields, row, strict=True))
+        seq = values["seq"]
+        if seq != expected_seq:
+            return Verification(False, count, last_seq, prev_hash,
+                                f"entry {expected_seq} is missing (the next entry is {seq})", expected_seq)
+        if values["prev_hash"] != prev_hash:
+            return Verification(False, count, last_seq, prev_hash,
+                                f"entry {seq} does not follow entry {seq - 1} (previous hash differs)", seq)
+        stored = values.pop("entry_hash")
+        values.pop("prev_hash")
+        if link_hash(prev_hash, _canonical_values(values)) != stored:
+            return Verification(False, count, last_seq, prev_hash,
+                                f"entry {seq} was changed after it was written (hash differs)", seq)
+        prev_hash, last_seq, expected_seq, count = stored, seq, seq + 1, count + 1
+    for checkpoint in checkpoints or []:
+        if checkpoint["seq"] > last_seq:
+            return Verification(False, count, last_seq, prev_hash,
+                                f"the log was cut off: a checkpoint holds entry {checkpoint['seq']}, "
+                                f"the log ends at entry {last_seq}", last_seq + 1)
+        found = AuditLogEntry.objects.filter(seq=checkpoint["seq"]).values_list("entry_hash", flat=True).first()
+        if found != checkpoint["hash"]:
+            return Verification(False, count, last_seq, prev_hash,
+                                f"entry {checkpoint['seq']} differs from its signed checkpoint", checkpoint["seq"])
+    return Verification(True, count, last_seq, prev_hash)
+
+
+def sign_checkpoint(key: bytes, seq: int, head_hash: str, at: str) -> str:
+    message = f"shiori-audit-checkpoint-v1|{seq}|{head_hash}|{at}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -6,7 +6,9 @@ import ipaddress
 from auditlog.cid import correlation_id
 from django.conf import settings
 
-from privacy import context
+from django.shortcuts import render
+
+from privacy import audit, context, hours
 
 
 def client_address(request) -> str | None:
@@ -42,3 +44,9 @@ class RequestScopeMiddleware:
                 correlation_id.reset(token)
         response["X-Request-ID"] = scope.cid
         return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, hours.OutsideOpeningHours):
+            audit.record("privacy.hours.refused", actor=request.user)
+            return render(request, "privacy/closed.html", {"opening_hours": hours.opening_hours()}, status=403)
+        return None

@@ -4,6 +4,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from privacy.querysets import AuditedManager
+
 
 class DataKey(models.Model):
     """One data subject's data key (DEK), wrapped by a key-encryption key from the keyring.
@@ -93,6 +95,8 @@ class AccessGrant(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
+    objects = AuditedManager()
+
     class Meta:
         constraints = [
             models.CheckConstraint(
@@ -116,3 +120,32 @@ class AccessGrant(models.Model):
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > timezone.now()
         )
+
+
+class AuditVerification(models.Model):
+    """The result of one run of ``verify_audit_log``, for the administrator's chain panel."""
+
+    ran_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    entries = models.BigIntegerField()
+    head_seq = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        get_latest_by = "ran_at"
+
+    def __str__(self):
+        return f"AuditVerification {self.ran_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'BROKEN'}"
+
+
+class HoursOverride(models.Model):
+    """The manager opens customer data outside business hours for a short time, with a reason."""
+
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=200)
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"HoursOverride until {self.ends_at:%Y-%m-%d %H:%M}"

@@ -116,3 +116,17 @@ def customer(order):
 def login(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def transactional_audit(db):
+    """For tests marked ``django_db(transaction=True)``, whose writes really commit (threads,
+    pg_dump, subprocesses). The append-only triggers come off afterwards so that the test
+    database can be emptied for the next test."""
+    from django.db import connection
+
+    from privacy import audit_guard
+
+    audit_guard.install(connection)
+    yield
+    audit_guard.remove(connection)

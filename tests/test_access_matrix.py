@@ -16,7 +16,7 @@ LOGIN_REDIRECT = "login"
 
 # url name -> (method, path template, {persona: expected status or LOGIN_REDIRECT})
 MATRIX = {
-    "home": ("get", "/", {ANON: LOGIN_REDIRECT, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 200}),
+    "home": ("get", "/", {ANON: LOGIN_REDIRECT, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
     "login": ("get", "/login/", {ANON: 200, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
     "logout": ("post", "/logout/", {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
     "set_language": ("post", "/i18n/setlang/", {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
@@ -27,6 +27,12 @@ MATRIX = {
     "customers:customer_detail": ("get", "/customers/{customer}/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403}),
     "customers:order_new_for_customer": ("get", "/customers/{customer}/orders/new/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403}),
     "customers:order_transition": ("post", "/orders/{order}/ordered/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 302, MANAGER: 302, ADMIN: 403}),
+    "privacy:access_grant": ("post", "/customers/{customer}/access/grant/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403}),
+    "privacy:access_revoke": ("post", "/access/{grant}/revoke/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403}),
+    "privacy:find_any_customer": ("get", "/manager/find/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403}),
+    "privacy:hours_override": ("get", "/manager/hours/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403}),
+    "privacy:audit_log": ("get", "/audit/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200}),
+    "privacy:audit_export": ("get", "/audit/export.csv", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200}),
 }
 
 
@@ -51,7 +57,8 @@ def test_access(request, client, order, persona, name):
     method, template, expected = MATRIX[name]
     if persona != ANON:
         login(client, request.getfixturevalue(persona))
-    path = template.format(customer=order.customer_id, order=order.pk)
+    grant = order.customer.access_grants.first()
+    path = template.format(customer=order.customer_id, order=order.pk, grant=grant.pk)
     response = getattr(client, method)(path)
     want = expected[persona]
     if want == LOGIN_REDIRECT:

@@ -25,9 +25,13 @@ def _needles():
 
 def _dump_database(tmp_path) -> bytes:
     if connection.vendor == "sqlite":
+        import sqlite3
+
         target = tmp_path / "copy.sqlite3"
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM INTO %s", [str(target)])
+        copy = sqlite3.connect(target)
+        connection.ensure_connection()
+        connection.connection.backup(copy)
+        copy.close()
         return target.read_bytes()
     if not shutil.which("pg_dump"):
         pytest.skip("pg_dump is not installed")
@@ -39,7 +43,7 @@ def _dump_database(tmp_path) -> bytes:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_canary_reaches_the_database_or_the_logs(client, clerk, tmp_path, caplog):
+def test_no_canary_reaches_the_database_or_the_logs(transactional_audit, client, clerk, tmp_path, caplog):
     from tests.conftest import login
 
     caplog.set_level(logging.DEBUG)

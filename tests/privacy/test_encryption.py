@@ -72,9 +72,9 @@ def test_an_order_title_copied_into_another_order_fails(clerk, order):
         fresh(SpecialOrder, second.pk).title
 
 
-def test_it_refuses_to_write_plaintext_through_a_bulk_update(customer):
+def test_it_refuses_to_write_plaintext_even_past_the_audited_manager(customer):
     with pytest.raises(TypeError, match="encrypted"):
-        Customer.objects.filter(pk=customer.pk).update(phone="0312345678")
+        Customer._base_manager.filter(pk=customer.pk).update(phone="0312345678")
 
 
 def test_it_refuses_to_filter_on_an_encrypted_column(customer):
@@ -110,3 +110,12 @@ def test_the_repr_of_an_unread_value_shows_nothing(customer):
     loaded = fresh(Customer, customer.pk)
     assert repr(loaded.__dict__["phone"]) == "<encrypted>"
     assert CANARIES["family_name"] not in str(loaded)
+
+
+def test_a_bulk_update_is_refused_because_it_would_skip_the_audit_log(customer):
+    from privacy.querysets import BulkWriteRefused
+
+    with pytest.raises(BulkWriteRefused):
+        Customer.objects.filter(pk=customer.pk).update(preferred_contact="phone")
+    with pytest.raises(BulkWriteRefused):
+        SpecialOrder.objects.bulk_update(list(SpecialOrder.objects.all()), ["quantity"])

@@ -1,0 +1,84 @@
+from django import forms
+from django.contrib.auth.models import Group, User
+from django.utils.translation import gettext_lazy as _
+
+from privacy import normalize
+from privacy.audit_review import ACTION_FILTERS, customer_reference_filter
+
+
+class ReasonField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Reason"))
+        kwargs.setdefault("max_length", 200)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if normalize.has_control_characters(value):
+            raise forms.ValidationError(_("Remove the invisible control characters."))
+        return normalize.text(value)
+
+
+class GrantForm(forms.Form):
+    """Grant one customer to a named person or a named team."""
+
+    user = forms.ModelChoiceField(
+        label=_("Staff member"), queryset=User.objects.none(), required=False
+    )
+    group = forms.ModelChoiceField(label=_("Team"), queryset=Group.objects.none(), required=False)
+    reason = ReasonField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from privacy import roles
+
+        self.fields["user"].queryset = (
+            User.objects.filter(is_active=True, groups__name__in=roles.COUNTER)
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["group"].queryset = Group.objects.exclude(name__in=roles.ALL).order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("user")) == bool(cleaned.get("group")):
+            raise forms.ValidationError(_("Choose either one staff member or one team."))
+        return cleaned
+
+
+class RevokeForm(forms.Form):
+    reason = ReasonField(required=False)
+
+
+class OverrideForm(forms.Form):
+    reason = ReasonField()
+    minutes = forms.IntegerField(label=_("For how many minutes"), min_value=5, max_value=120, initial=30)
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.ModelChoiceField(
+        label=_("Staff member"), queryset=User.objects.order_by("username"), required=False
+    )
+    reference = forms.CharField(
+        label=_("Customer reference"), required=False, max_length=40,
+        help_text=_("Such as C-1A2B3C4D; names are never shown here."),
+    )
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        choices=[("", _("All"))] + [(key, label) for key, (label, _q) in ACTION_FILTERS.items()],
+    )
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_reference(self):
+        value = self.cleaned_data.get("reference", "").strip()
+        if value and customer_reference_filter(value) is None:
+            raise forms.ValidationError(_("A reference looks like C-1A2B3C4D."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_from"] > cleaned["date_to"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return cleaned

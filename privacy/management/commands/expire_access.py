@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from privacy import access, context
+
+
+class Command(BaseCommand):
+    help = "End the access grants whose time has come (run from cron; reads also do this)."
+
+    def handle(self, *args, **options):
+        with context.scope():
+            count = access.expire_due()
+        self.stdout.write(f"Ended {count} access grants.")
