@@ -1,0 +1,136 @@
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, close_old_connections, connection, transaction
+
+from privacy import audit, audit_guard
+from privacy.models import AuditLogEntry, AuditVerification
+
+
+@pytest.fixture
+def checkpoint_file(tmp_path, settings):
+    settings.BOOKSHOP_AUDIT_CHECKPOINTS = str(tmp_path / "checkpoints.jsonl")
+    return tmp_path / "checkpoints.jsonl"
+
+
+def some_entries(n=5):
+    for i in range(n):
+        audit.record("tests.event", data={"i": i})
+
+
+def raw(sql, params=()):
+    audit_guard.remove(connection)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    finally:
+        audit_guard.install(connection)
+
+
+def verify():
+    call_command("verify_audit_log")
+
+
+def test_an_untouched_log_verifies(order, checkpoint_file, capsys):
+    some_entries()
+    call_command("audit_checkpoint")
+    verify()
+    assert "Audit log verified" in capsys.readouterr().out
+    assert AuditVerification.objects.latest().ok
+
+
+def test_entries_are_chained_in_order(order):
+    some_entries(3)
+    entries = list(AuditLogEntry.objects.order_by("seq"))
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    for previous, entry in zip(entries, entries[1:], strict=False):
+        assert entry.prev_hash == previous.entry_hash
+
+
+def test_a_changed_entry_is_named(order, checkpoint_file):
+    some_entries()
+    target = AuditLogEntry.objects.get(event="tests.event", additional_data__i=2)
+    raw("UPDATE privacy_auditlogentry SET additional_data = %s WHERE seq = %s", ['{"i": 99}', target.seq])
+    with pytest.raises(CommandError, match=rf"entry {target.seq} was changed"):
+        verify()
+    assert not AuditVerification.objects.latest().ok
+
+
+def test_a_deleted_entry_is_named(order, checkpoint_file):
+    some_entries()
+    target = AuditLogEntry.objects.get(event="tests.event", additional_data__i=1)
+    raw("DELETE FROM privacy_auditlogentry WHERE seq = %s", [target.seq])
+    with pytest.raises(CommandError, match=rf"entry {target.seq} is missing"):
+        verify()
+
+
+def test_a_cut_off_tail_is_found_through_the_signed_checkpoint(order, checkpoint_file):
+    some_entries()
+    call_command("audit_checkpoint")
+    last = AuditLogEntry.objects.order_by("-seq").first().seq
+    raw("DELETE FROM privacy_auditlogentry WHERE seq >= %s", [last - 1])
+    with pytest.raises(CommandError, match=r"cut off"):
+        verify()
+
+
+def test_a_forged_checkpoint_is_refused(order, checkpoint_file):
+    call_command("audit_checkpoint")
+    text = checkpoint_file.read_text().replace('"seq": ', '"seq": 1')
+    checkpoint_file.write_text(text)
+    with pytest.raises(CommandError, match="bad signature"):
+        verify()
+
+
+@pytest.mark.parametrize("statement", ["UPDATE privacy_auditlogentry SET event = 'x'", "DELETE FROM privacy_auditlogentry"])
+def test_the_database_refuses_to_change_or_delete_log_rows(order, statement):
+    audit_guard.install(connection)
+    assert AuditLogEntry.objects.exists()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert AuditLogEntry.objects.exclude(event="x").count() == AuditLogEntry.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_refuses_truncate(transactional_audit):
+    if connection.vendor != "postgresql":
+        pytest.skip("TRUNCATE exists on PostgreSQL only")
+    some_entries(1)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE privacy_auditlogentry")
+
+
+def test_the_orm_refuses_to_update_an_entry(order):
+    entry = AuditLogEntry.objects.first()
+    entry.event = "changed"
+    with pytest.raises(ValueError, match="append-only"):
+        entry.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_leave_a_chain_that_verifies(transactional_audit, checkpoint_file):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serializes writers itself; the race needs PostgreSQL")
+    errors = []
+    start = threading.Barrier(4)
+
+    def writer(n):
+        try:
+            start.wait()
+            for i in range(25):
+                with transaction.atomic():
+                    audit.record("tests.concurrent", data={"writer": n, "i": i})
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert AuditLogEntry.objects.filter(event="tests.concurrent").count() == 100
+    verify()
