@@ -56,7 +56,9 @@ def env_secret(name: str, default: str = "") -> str:
             with open(path, encoding="utf-8") as handle:
                 return handle.read().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE points to {path}, which cannot be read: {exc.strerror}.") from None
+            raise ImproperlyConfigured(
+                f"{name}_FILE points to {path}, which cannot be read: {exc.strerror}."
+            ) from None
     return os.environ.get(name, default)
 
 

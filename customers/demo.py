@@ -89,7 +89,12 @@ def seed_customers(count: int, *, seed: int | None = None) -> int:
         [services.order_mark_ordered],
         [services.order_mark_ordered, services.order_mark_arrived],
         [services.order_mark_ordered, services.order_mark_arrived, "notify"],
-        [services.order_mark_ordered, services.order_mark_arrived, "notify", services.order_pick_up],
+        [
+            services.order_mark_ordered,
+            services.order_mark_arrived,
+            "notify",
+            services.order_pick_up,
+        ],
     ]
     for _ in range(count):
         clerk = rng.choice(clerks)
@@ -101,7 +106,9 @@ def seed_customers(count: int, *, seed: int | None = None) -> int:
                 "family_name_kana": fake.last_kana_name(),
                 "given_name_kana": fake.first_kana_name(),
                 "phone": random_mobile(rng).replace("-", ""),
-                "email": fake.email() if channel == ContactChannel.EMAIL or rng.random() < 0.4 else "",
+                "email": fake.email()
+                if channel == ContactChannel.EMAIL or rng.random() < 0.4
+                else "",
                 "postal_code": fake.zipcode(),
                 "address": fake.address()[9:] if rng.random() < 0.5 else "",
                 "preferred_contact": channel,
@@ -132,5 +139,3 @@ def seed_customers(count: int, *, seed: int | None = None) -> int:
                     else:
                         step(actor=clerk, order_id=order.pk)
     return count
-
-

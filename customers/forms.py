@@ -44,9 +44,7 @@ class CustomerForm(CleanTextMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["email"] = forms.EmailField(
-            label=_("Email"), required=False, max_length=254
-        )
+        self.fields["email"] = forms.EmailField(label=_("Email"), required=False, max_length=254)
         self.fields["phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "off"})
 
     def _clean_name(self, name):
@@ -103,7 +101,9 @@ class OrderForm(CleanTextMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["isbn"].help_text = _("10 or 13 digits; hyphens and full-width digits are fine.")
+        self.fields["isbn"].help_text = _(
+            "10 or 13 digits; hyphens and full-width digits are fine."
+        )
         self.fields["isbn"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
 
     def clean_isbn(self):

@@ -36,7 +36,9 @@ def get_order_for_user(user, pk) -> SpecialOrder:
     return order
 
 
-def find_customers(user, *, phone: str = "", family_name_kana: str = "", last4: str = "") -> list[Customer]:
+def find_customers(
+    user, *, phone: str = "", family_name_kana: str = "", last4: str = ""
+) -> list[Customer]:
     """Exact search by phone, or by family-name kana plus the phone's last four digits, among
     the customers this user may see.
 
@@ -46,7 +48,9 @@ def find_customers(user, *, phone: str = "", family_name_kana: str = "", last4: 
     return _exact_matches(visible_customers(user), phone, family_name_kana, last4)
 
 
-def find_any_customer(manager, *, phone: str = "", family_name_kana: str = "", last4: str = "") -> list[Customer]:
+def find_any_customer(
+    manager, *, phone: str = "", family_name_kana: str = "", last4: str = ""
+) -> list[Customer]:
     """The same exact search over every customer, for the manager alone, who answers
     customers' requests about records nobody is granted. The caller shows references only."""
     if not roles.has_role(manager, roles.MANAGER):

@@ -63,7 +63,9 @@ def order_create(*, actor, customer: Customer, data: dict) -> SpecialOrder:
     order.full_clean(exclude=["customer", "requested_by"])
     order.save()
     access.open_order_access(customer, clerk=actor)
-    audit.record("customers.order.created", target=customer, actor=actor, data={"order": order.reference})
+    audit.record(
+        "customers.order.created", target=customer, actor=actor, data={"order": order.reference}
+    )
     return order
 
 
@@ -88,8 +90,13 @@ def _transition(order_id, *, actor, target: str, **changes) -> SpecialOrder:
     for name, value in changes.items():
         setattr(order, name, value)
     order.save(update_fields=["status", at_field, by_field, "updated_at", *changes])
-    audit.record(_EVENTS[target], target=order.customer, actor=actor, data={"order": order.reference})
-    if target not in OPEN_STATUSES and not order.customer.orders.filter(status__in=OPEN_STATUSES).exists():
+    audit.record(
+        _EVENTS[target], target=order.customer, actor=actor, data={"order": order.reference}
+    )
+    if (
+        target not in OPEN_STATUSES
+        and not order.customer.orders.filter(status__in=OPEN_STATUSES).exists()
+    ):
         access.schedule_order_access_end(order.customer)
     return order
 
@@ -112,7 +119,9 @@ def order_notify(*, actor, order_id, channel: str) -> SpecialOrder:
     itself, to the stored address only, after the transaction commits."""
     if channel not in ContactChannel.values:
         raise OrderError(_("Choose how the customer was told."))
-    order = _transition(order_id, actor=actor, target=OrderStatus.NOTIFIED, notified_channel=channel)
+    order = _transition(
+        order_id, actor=actor, target=OrderStatus.NOTIFIED, notified_channel=channel
+    )
     if channel == ContactChannel.EMAIL:
         if not order.customer.email:
             raise OrderError(_("This customer has no email address on record."))
@@ -131,7 +140,9 @@ def order_cancel(*, actor, order_id, reason: str) -> SpecialOrder:
     """Cancel an open order; a reason is required."""
     if not reason.strip():
         raise OrderError(_("Give a reason for cancelling."))
-    return _transition(order_id, actor=actor, target=OrderStatus.CANCELLED, cancel_reason=reason.strip())
+    return _transition(
+        order_id, actor=actor, target=OrderStatus.CANCELLED, cancel_reason=reason.strip()
+    )
 
 
 def send_arrival_notice(*, order_id) -> None:
@@ -147,4 +158,8 @@ def send_arrival_notice(*, order_id) -> None:
         subject = _("Your special order has arrived")
     message = EmailMessage(subject=subject, body=body, to=[customer.email])
     message.send(fail_silently=False)
-    audit.record("customers.order.notice_sent", target=customer, data={"order": order.reference, "channel": "email"})
+    audit.record(
+        "customers.order.notice_sent",
+        target=customer,
+        data={"order": order.reference, "channel": "email"},
+    )

@@ -8,7 +8,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from stdnum import isbn as stdnum_isbn
-from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError as StdnumError
+from stdnum.exceptions import InvalidChecksum, InvalidLength
+from stdnum.exceptions import ValidationError as StdnumError
 
 from privacy import normalize
 
@@ -24,7 +25,9 @@ def reject_symbols(value: str) -> None:
     """Names hold letters, not emoji or pictographs."""
     for ch in value:
         if unicodedata.category(ch) in {"So", "Sk", "Cs", "Co", "Cn"} and ch != "ー":
-            raise ValidationError(_("Use letters only; emoji and symbols are not allowed."), code="symbol")
+            raise ValidationError(
+                _("Use letters only; emoji and symbols are not allowed."), code="symbol"
+            )
 
 
 def validate_kana(value: str) -> None:
@@ -43,7 +46,9 @@ def clean_phone(value: str) -> str:
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(_("Enter a Japanese phone number, such as 090-1234-5678."), code="phone")
+        raise ValidationError(
+            _("Enter a Japanese phone number, such as 090-1234-5678."), code="phone"
+        )
     return number
 
 
@@ -67,7 +72,9 @@ def clean_isbn(value: str) -> str:
     try:
         stdnum_isbn.validate(compact)
     except InvalidChecksum:
-        raise ValidationError(_("This ISBN's check digit is wrong; check the number."), code="isbn_checksum") from None
+        raise ValidationError(
+            _("This ISBN's check digit is wrong; check the number."), code="isbn_checksum"
+        ) from None
     except (InvalidLength, StdnumError):
         raise ValidationError(_("An ISBN has 10 or 13 digits."), code="isbn") from None
     return stdnum_isbn.format(stdnum_isbn.to_isbn13(compact))

@@ -63,7 +63,9 @@ def _search(request, form):
             family_name_kana=form.cleaned_data["family_name_kana"],
             last4=form.cleaned_data["last4"],
         )
-        audit.record_reads(matches, actor=request.user, purpose="customer_lookup", fields=MATCH_FIELDS)
+        audit.record_reads(
+            matches, actor=request.user, purpose="customer_lookup", fields=MATCH_FIELDS
+        )
     return matches
 
 
@@ -74,7 +76,9 @@ def customer_search(request):
     """Search lives in the POST body, so no phone number or name ends up in a URL or log."""
     form = CustomerSearchForm(request.POST if request.method == "POST" else None)
     matches = _search(request, form)
-    return render(request, "customers/customer_search.html", {"search_form": form, "matches": matches})
+    return render(
+        request, "customers/customer_search.html", {"search_form": form, "matches": matches}
+    )
 
 
 @never_cache
@@ -119,11 +123,22 @@ def order_new_for_customer(request, pk):
     customer = selectors.get_customer_for_user(request.user, pk)
     order_form = OrderForm(request.POST if request.method == "POST" else None, prefix="order")
     if request.method == "POST" and order_form.is_valid():
-        order = services.order_create(actor=request.user, customer=customer, data=order_form.cleaned_data)
+        order = services.order_create(
+            actor=request.user, customer=customer, data=order_form.cleaned_data
+        )
         messages.success(request, _("Special order %(ref)s saved.") % {"ref": order.reference})
         return redirect("customers:customer_detail", pk=customer.pk)
-    audit.record_reads([customer], actor=request.user, purpose="order_desk", fields=["family_name", "given_name", "phone"])
-    return render(request, "customers/order_new_for_customer.html", {"customer": customer, "order_form": order_form})
+    audit.record_reads(
+        [customer],
+        actor=request.user,
+        purpose="order_desk",
+        fields=["family_name", "given_name", "phone"],
+    )
+    return render(
+        request,
+        "customers/order_new_for_customer.html",
+        {"customer": customer, "order_form": order_form},
+    )
 
 
 @never_cache
@@ -132,7 +147,9 @@ def customer_detail(request, pk):
     customer = selectors.get_customer_for_user(request.user, pk)
     orders = selectors.customer_orders(customer)
     grants = list(access.active_grants(customer))
-    audit.record_reads([customer], actor=request.user, purpose="customer_record", fields=DETAIL_FIELDS)
+    audit.record_reads(
+        [customer], actor=request.user, purpose="customer_record", fields=DETAIL_FIELDS
+    )
     return render(
         request,
         "customers/customer_detail.html",
@@ -160,12 +177,16 @@ def order_transition(request, pk, step):
                 form = NotifyForm(request.POST)
                 if not form.is_valid():
                     raise services.OrderError(_("Choose how the customer was told."))
-                services.order_notify(actor=request.user, order_id=order.pk, channel=form.cleaned_data["channel"])
+                services.order_notify(
+                    actor=request.user, order_id=order.pk, channel=form.cleaned_data["channel"]
+                )
             elif step == "cancelled":
                 form = CancelForm(request.POST)
                 if not form.is_valid():
                     raise services.OrderError(_("Give a reason for cancelling."))
-                services.order_cancel(actor=request.user, order_id=order.pk, reason=form.cleaned_data["reason"])
+                services.order_cancel(
+                    actor=request.user, order_id=order.pk, reason=form.cleaned_data["reason"]
+                )
             else:
                 raise Http404
     except services.OrderError as error:
@@ -179,7 +200,9 @@ def _safe_next(request):
     from django.utils.http import url_has_allowed_host_and_scheme
 
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return None
 
@@ -193,5 +216,10 @@ def shipment(request):
     orders = None
     if request.method == "POST" and form.is_valid():
         orders = selectors.orders_for_isbn(request.user, form.cleaned_data["isbn"])
-        audit.record_reads([o.customer for o in orders], actor=request.user, purpose="shipment", fields=BOARD_FIELDS)
+        audit.record_reads(
+            [o.customer for o in orders],
+            actor=request.user,
+            purpose="shipment",
+            fields=BOARD_FIELDS,
+        )
     return render(request, "customers/shipment.html", {"form": form, "orders": orders})

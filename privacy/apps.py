@@ -13,5 +13,9 @@ class PrivacyConfig(AppConfig):
         from privacy.models import AccessGrant, HoursOverride
 
         # Free-text reasons may name a person: the log says they changed, not what they say.
-        auditlog.register(AccessGrant, mask_fields=["reason"], mask_callable="privacy.registry.redact")
-        auditlog.register(HoursOverride, mask_fields=["reason"], mask_callable="privacy.registry.redact")
+        auditlog.register(
+            AccessGrant, mask_fields=["reason"], mask_callable="privacy.registry.redact"
+        )
+        auditlog.register(
+            HoursOverride, mask_fields=["reason"], mask_callable="privacy.registry.redact"
+        )

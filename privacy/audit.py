@@ -48,10 +48,14 @@ def _entry(event, *, target=None, actor=None, action=Action.ACCESS, data=None) -
 
 def record(event: str, *, target=None, actor=None, action=Action.ACCESS, data=None):
     """Append one event such as ``customers.order.arrived`` or ``auth.login.failed``."""
-    return audit_chain.append([_entry(event, target=target, actor=actor, action=action, data=data)])[0]
+    return audit_chain.append(
+        [_entry(event, target=target, actor=actor, action=action, data=data)]
+    )[0]
 
 
-def record_reads(customers, *, actor, purpose: str, fields: list[str], event="customers.customer.read"):
+def record_reads(
+    customers, *, actor, purpose: str, fields: list[str], event="customers.customer.read"
+):
     """Append one access entry per customer shown, in one insert."""
     entries = [
         _entry(event, target=customer, actor=actor, data={"purpose": purpose, "fields": fields})

@@ -114,26 +114,60 @@ def verify(*, checkpoints: list[dict] | None = None, batch: int = 5000) -> Verif
         values = dict(zip(fields, row, strict=True))
         seq = values["seq"]
         if seq != expected_seq:
-            return Verification(False, count, last_seq, prev_hash,
-                                f"entry {expected_seq} is missing (the next entry is {seq})", expected_seq)
+            return Verification(
+                False,
+                count,
+                last_seq,
+                prev_hash,
+                f"entry {expected_seq} is missing (the next entry is {seq})",
+                expected_seq,
+            )
         if values["prev_hash"] != prev_hash:
-            return Verification(False, count, last_seq, prev_hash,
-                                f"entry {seq} does not follow entry {seq - 1} (previous hash differs)", seq)
+            return Verification(
+                False,
+                count,
+                last_seq,
+                prev_hash,
+                f"entry {seq} does not follow entry {seq - 1} (previous hash differs)",
+                seq,
+            )
         stored = values.pop("entry_hash")
         values.pop("prev_hash")
         if link_hash(prev_hash, _canonical_values(values)) != stored:
-            return Verification(False, count, last_seq, prev_hash,
-                                f"entry {seq} was changed after it was written (hash differs)", seq)
+            return Verification(
+                False,
+                count,
+                last_seq,
+                prev_hash,
+                f"entry {seq} was changed after it was written (hash differs)",
+                seq,
+            )
         prev_hash, last_seq, expected_seq, count = stored, seq, seq + 1, count + 1
     for checkpoint in checkpoints or []:
         if checkpoint["seq"] > last_seq:
-            return Verification(False, count, last_seq, prev_hash,
-                                f"the log was cut off: a checkpoint holds entry {checkpoint['seq']}, "
-                                f"the log ends at entry {last_seq}", last_seq + 1)
-        found = AuditLogEntry.objects.filter(seq=checkpoint["seq"]).values_list("entry_hash", flat=True).first()
+            return Verification(
+                False,
+                count,
+                last_seq,
+                prev_hash,
+                f"the log was cut off: a checkpoint holds entry {checkpoint['seq']}, "
+                f"the log ends at entry {last_seq}",
+                last_seq + 1,
+            )
+        found = (
+            AuditLogEntry.objects.filter(seq=checkpoint["seq"])
+            .values_list("entry_hash", flat=True)
+            .first()
+        )
         if found != checkpoint["hash"]:
-            return Verification(False, count, last_seq, prev_hash,
-                                f"entry {checkpoint['seq']} differs from its signed checkpoint", checkpoint["seq"])
+            return Verification(
+                False,
+                count,
+                last_seq,
+                prev_hash,
+                f"entry {checkpoint['seq']} differs from its signed checkpoint",
+                checkpoint["seq"],
+            )
     return Verification(True, count, last_seq, prev_hash)
 
 

@@ -86,8 +86,15 @@ def flags(*, since: datetime | None = None) -> list[Flag]:
         .annotate(n=Count("object_pk", distinct=True))
         .order_by("actor__username", "minute")
     )
-    _windows(per_minute, window, threshold + 1, found, "many_reads",
-             _("%(n)s customer reads within %(minutes)s minutes"), "actor__username")
+    _windows(
+        per_minute,
+        window,
+        threshold + 1,
+        found,
+        "many_reads",
+        _("%(n)s customer reads within %(minutes)s minutes"),
+        "actor__username",
+    )
 
     failed = (
         recent.filter(event="auth.login.failed")
@@ -96,19 +103,39 @@ def flags(*, since: datetime | None = None) -> list[Flag]:
         .annotate(n=Count("pk"))
         .order_by("minute")
     )
-    _windows(failed, settings.BOOKSHOP_FLAG_FAILED_LOGINS_MINUTES, settings.BOOKSHOP_FLAG_FAILED_LOGINS,
-             found, "failed_logins", _("%(n)s failed logins within %(minutes)s minutes"), None)
+    _windows(
+        failed,
+        settings.BOOKSHOP_FLAG_FAILED_LOGINS_MINUTES,
+        settings.BOOKSHOP_FLAG_FAILED_LOGINS,
+        found,
+        "failed_logins",
+        _("%(n)s failed logins within %(minutes)s minutes"),
+        None,
+    )
 
-    for entry in recent.filter(event__contains="export").select_related("actor").order_by("-seq")[:50]:
-        found.append(Flag("export", str(_("Export of personal data")), _name(entry.actor), entry.timestamp))
+    for entry in (
+        recent.filter(event__contains="export").select_related("actor").order_by("-seq")[:50]
+    ):
+        found.append(
+            Flag("export", str(_("Export of personal data")), _name(entry.actor), entry.timestamp)
+        )
 
-    reads = recent.filter(event__endswith=READ_EVENT_SUFFIX).values_list("actor__username", "timestamp")
+    reads = recent.filter(event__endswith=READ_EVENT_SUFFIX).values_list(
+        "actor__username", "timestamp"
+    )
     outside = {}
     for username, moment in reads.iterator(chunk_size=2000):
         if not hours.within_hours(moment):
             outside.setdefault(username, moment)
     for username, moment in outside.items():
-        found.append(Flag("outside_hours", str(_("Customer data read outside business hours")), username or "", moment))
+        found.append(
+            Flag(
+                "outside_hours",
+                str(_("Customer data read outside business hours")),
+                username or "",
+                moment,
+            )
+        )
     return sorted(found, key=lambda flag: flag.at, reverse=True)
 
 
@@ -116,7 +143,9 @@ def _windows(rows, minutes, minimum, found, kind, message, actor_key):
     """Slide a window over per-minute counts; flag each burst of at least ``minimum`` once."""
     by_actor: dict = {}
     for row in rows:
-        by_actor.setdefault(row[actor_key] if actor_key else "", []).append((row["minute"], row["n"]))
+        by_actor.setdefault(row[actor_key] if actor_key else "", []).append(
+            (row["minute"], row["n"])
+        )
     for actor, buckets in by_actor.items():
         start, total = 0, 0
         flagged_until = None
@@ -126,7 +155,9 @@ def _windows(rows, minutes, minimum, found, kind, message, actor_key):
                 total -= buckets[start][1]
                 start += 1
             if total >= minimum and (flagged_until is None or minute > flagged_until):
-                found.append(Flag(kind, str(message % {"n": total, "minutes": minutes}), actor, minute))
+                found.append(
+                    Flag(kind, str(message % {"n": total, "minutes": minutes}), actor, minute)
+                )
                 flagged_until = minute + timedelta(minutes=minutes)
 
 
@@ -143,7 +174,11 @@ def chain_status() -> dict:
 def describe(entry: AuditLogEntry) -> dict:
     """What the administrator sees of one entry: no decrypted value, customers as references."""
     reference = ""
-    if entry.content_type and entry.content_type.model in {"customer", "specialorder"} and entry.object_pk:
+    if (
+        entry.content_type
+        and entry.content_type.model in {"customer", "specialorder"}
+        and entry.object_pk
+    ):
         prefix = "C" if entry.content_type.model == "customer" else "O"
         reference = f"{prefix}-{entry.object_pk.replace('-', '')[:8].upper()}"
     data = entry.additional_data or {}
@@ -156,7 +191,9 @@ def describe(entry: AuditLogEntry) -> dict:
         "target": "" if reference else entry.object_repr,
         "purpose": data.get("purpose", ""),
         "fields": ", ".join(data.get("fields", [])),
-        "changed": ", ".join(sorted((entry.changes or {}).keys())) if isinstance(entry.changes, dict) else "",
+        "changed": ", ".join(sorted((entry.changes or {}).keys()))
+        if isinstance(entry.changes, dict)
+        else "",
         "remote_addr": entry.remote_addr or "",
         "cid": (entry.cid or "")[:12],
     }

@@ -52,7 +52,9 @@ class RevokeForm(forms.Form):
 
 class OverrideForm(forms.Form):
     reason = ReasonField()
-    minutes = forms.IntegerField(label=_("For how many minutes"), min_value=5, max_value=120, initial=30)
+    minutes = forms.IntegerField(
+        label=_("For how many minutes"), min_value=5, max_value=120, initial=30
+    )
 
 
 class AuditFilterForm(forms.Form):
@@ -60,7 +62,9 @@ class AuditFilterForm(forms.Form):
         label=_("Staff member"), queryset=User.objects.order_by("username"), required=False
     )
     reference = forms.CharField(
-        label=_("Customer reference"), required=False, max_length=40,
+        label=_("Customer reference"),
+        required=False,
+        max_length=40,
         help_text=_("Such as C-1A2B3C4D; names are never shown here."),
     )
     action = forms.ChoiceField(
@@ -68,8 +72,12 @@ class AuditFilterForm(forms.Form):
         required=False,
         choices=[("", _("All"))] + [(key, label) for key, (label, _q) in ACTION_FILTERS.items()],
     )
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean_reference(self):
         value = self.cleaned_data.get("reference", "").strip()
@@ -79,6 +87,10 @@ class AuditFilterForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_from"] > cleaned["date_to"]:
+        if (
+            cleaned.get("date_from")
+            and cleaned.get("date_to")
+            and cleaned["date_from"] > cleaned["date_to"]
+        ):
             self.add_error("date_to", _("The end date is before the start date."))
         return cleaned

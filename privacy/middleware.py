@@ -5,7 +5,6 @@ import ipaddress
 
 from auditlog.cid import correlation_id
 from django.conf import settings
-
 from django.shortcuts import render
 
 from privacy import audit, context, hours
@@ -48,5 +47,7 @@ class RequestScopeMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, hours.OutsideOpeningHours):
             audit.record("privacy.hours.refused", actor=request.user)
-            return render(request, "privacy/closed.html", {"opening_hours": hours.opening_hours()}, status=403)
+            return render(
+                request, "privacy/closed.html", {"opening_hours": hours.opening_hours()}, status=403
+            )
         return None

@@ -142,7 +142,9 @@ class AuditVerification(models.Model):
 class HoursOverride(models.Model):
     """The manager opens customer data outside business hours for a short time, with a reason."""
 
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     reason = models.CharField(_("reason"), max_length=200)
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(db_index=True)

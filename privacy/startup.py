@@ -36,7 +36,9 @@ def verify_keyring() -> keyring.Keyring:
                 )
             continue  # a retired key that wraps nothing any more
         try:
-            opened = crypto.unseal(ring.kek_aead(canary.kek_id), bytes(canary.sealed), b"privacy.canary")
+            opened = crypto.unseal(
+                ring.kek_aead(canary.kek_id), bytes(canary.sealed), b"privacy.canary"
+            )
         except crypto.DecryptionError:
             opened = None
         if opened != datakeys.CANARY_PLAINTEXT:

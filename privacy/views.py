@@ -75,7 +75,10 @@ def find_any_customer(request):
             last4=form.cleaned_data["last4"],
         )
         audit.record_reads(
-            matches, actor=request.user, purpose="manager_lookup", fields=["reference"],
+            matches,
+            actor=request.user,
+            purpose="manager_lookup",
+            fields=["reference"],
             event="privacy.access.lookup.read",
         )
     elif action == "grant_self":
@@ -84,7 +87,12 @@ def find_any_customer(request):
             raise Http404
         reason_form = RevokeForm(request.POST)
         if reason_form.is_valid() and reason_form.cleaned_data["reason"]:
-            access.grant(customer, to=request.user, reason=reason_form.cleaned_data["reason"], by=request.user)
+            access.grant(
+                customer,
+                to=request.user,
+                reason=reason_form.cleaned_data["reason"],
+                by=request.user,
+            )
             messages.success(request, _("You can now see this customer."))
             return redirect("customers:customer_detail", pk=customer.pk)
         messages.error(request, _("Give a reason for seeing this customer."))
@@ -118,11 +126,14 @@ def hours_override(request):
     form = OverrideForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         override = hours.open_override(
-            by=request.user, reason=form.cleaned_data["reason"], minutes=form.cleaned_data["minutes"]
+            by=request.user,
+            reason=form.cleaned_data["reason"],
+            minutes=form.cleaned_data["minutes"],
         )
         messages.success(
             request,
-            _("Customer data is open until %(time)s.") % {"time": timezone.localtime(override.ends_at).strftime("%H:%M")},
+            _("Customer data is open until %(time)s.")
+            % {"time": timezone.localtime(override.ends_at).strftime("%H:%M")},
         )
         return redirect("customers:board")
     return render(
@@ -184,9 +195,27 @@ def audit_export(request):
     audit.record(
         "privacy.audit.exported",
         actor=request.user,
-        data={key: str(value) for key, value in (form.cleaned_data if form.is_bound and form.is_valid() else {}).items() if value},
+        data={
+            key: str(value)
+            for key, value in (
+                form.cleaned_data if form.is_bound and form.is_valid() else {}
+            ).items()
+            if value
+        },
     )
-    columns = ["seq", "timestamp", "actor", "event", "reference", "target", "purpose", "fields", "changed", "remote_addr", "cid"]
+    columns = [
+        "seq",
+        "timestamp",
+        "actor",
+        "event",
+        "reference",
+        "target",
+        "purpose",
+        "fields",
+        "changed",
+        "remote_addr",
+        "cid",
+    ]
     writer = csv.writer(_Echo())
 
     def rows():

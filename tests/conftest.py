@@ -54,7 +54,9 @@ def make_staff(username, *role_names, counter=False):
     from privacy import access
 
     groups = demo.ensure_groups()
-    user = User.objects.create_user(username=username, password=PASSWORD, last_name=username.title())
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, last_name=username.title()
+    )
     for name in role_names:
         user.groups.add(groups[name])
     if counter:

@@ -16,23 +16,87 @@ LOGIN_REDIRECT = "login"
 
 # url name -> (method, path template, {persona: expected status or LOGIN_REDIRECT})
 MATRIX = {
-    "home": ("get", "/", {ANON: LOGIN_REDIRECT, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
+    "home": (
+        "get",
+        "/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302},
+    ),
     "login": ("get", "/login/", {ANON: 200, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
-    "logout": ("post", "/logout/", {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
-    "set_language": ("post", "/i18n/setlang/", {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302}),
-    "customers:board": ("get", "/board/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
-    "customers:order_new": ("get", "/orders/new/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
-    "customers:customer_search": ("get", "/customers/search/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
-    "customers:shipment": ("get", "/shipments/", {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403}),
-    "customers:customer_detail": ("get", "/customers/{customer}/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403}),
-    "customers:order_new_for_customer": ("get", "/customers/{customer}/orders/new/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403}),
-    "customers:order_transition": ("post", "/orders/{order}/ordered/", {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 302, MANAGER: 302, ADMIN: 403}),
-    "privacy:access_grant": ("post", "/customers/{customer}/access/grant/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403}),
-    "privacy:access_revoke": ("post", "/access/{grant}/revoke/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403}),
-    "privacy:find_any_customer": ("get", "/manager/find/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403}),
-    "privacy:hours_override": ("get", "/manager/hours/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403}),
-    "privacy:audit_log": ("get", "/audit/", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200}),
-    "privacy:audit_export": ("get", "/audit/export.csv", {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200}),
+    "logout": (
+        "post",
+        "/logout/",
+        {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302},
+    ),
+    "set_language": (
+        "post",
+        "/i18n/setlang/",
+        {ANON: 302, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302},
+    ),
+    "customers:board": (
+        "get",
+        "/board/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "customers:order_new": (
+        "get",
+        "/orders/new/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "customers:customer_search": (
+        "get",
+        "/customers/search/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "customers:shipment": (
+        "get",
+        "/shipments/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "customers:customer_detail": (
+        "get",
+        "/customers/{customer}/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "customers:order_new_for_customer": (
+        "get",
+        "/customers/{customer}/orders/new/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "customers:order_transition": (
+        "post",
+        "/orders/{order}/ordered/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 302, MANAGER: 302, ADMIN: 403},
+    ),
+    "privacy:access_grant": (
+        "post",
+        "/customers/{customer}/access/grant/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403},
+    ),
+    "privacy:access_revoke": (
+        "post",
+        "/access/{grant}/revoke/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403},
+    ),
+    "privacy:find_any_customer": (
+        "get",
+        "/manager/find/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:hours_override": (
+        "get",
+        "/manager/hours/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:audit_log": (
+        "get",
+        "/audit/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200},
+    ),
+    "privacy:audit_export": (
+        "get",
+        "/audit/export.csv",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200},
+    ),
 }
 
 

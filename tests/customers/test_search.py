@@ -70,8 +70,16 @@ def test_full_width_digits_and_hiragana_find_the_same_customer(clerk, some_custo
     full_width = target.phone.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     spaced = f"{full_width[:3]}－{full_width[3:7]}－{full_width[7:]}"
     assert [c.pk for c in selectors.find_customers(clerk, phone=spaced)] == [target.pk]
-    hiragana = {"サトウ": "さとう", "スズキ": "すずき", "タカハシ": "たかはし", "タナカ": "たなか",
-                "ワタナベ": "わたなべ", "イトウ": "いとう", "ヤマモト": "やまもと", "ナカムラ": "なかむら"}
+    hiragana = {
+        "サトウ": "さとう",
+        "スズキ": "すずき",
+        "タカハシ": "たかはし",
+        "タナカ": "たなか",
+        "ワタナベ": "わたなべ",
+        "イトウ": "いとう",
+        "ヤマモト": "やまもと",
+        "ナカムラ": "なかむら",
+    }
     found = selectors.find_customers(
         clerk, family_name_kana=hiragana[target.family_name_kana], last4=full_width[-4:]
     )

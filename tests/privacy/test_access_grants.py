@@ -20,9 +20,13 @@ def test_taking_an_order_grants_the_clerk_and_the_counter_team(clerk, order):
     assert all(g.kind == GrantKind.ORDER and g.expires_at is None for g in grants)
 
 
-def test_a_clerk_sees_only_granted_customers_on_board_search_and_counts(client, clerk, outsider_clerk, order):
+def test_a_clerk_sees_only_granted_customers_on_board_search_and_counts(
+    client, clerk, outsider_clerk, order
+):
     mine = services.order_create_with_customer(
-        actor=outsider_clerk, customer_data=customer_data(phone="08022223333"), order_data=order_data()
+        actor=outsider_clerk,
+        customer_data=customer_data(phone="08022223333"),
+        order_data=order_data(),
     )
     board = selectors.order_board(outsider_clerk)
     assert [o.pk for column in board.values() for o in column] == [mine.pk]
@@ -34,7 +38,9 @@ def test_a_clerk_sees_only_granted_customers_on_board_search_and_counts(client, 
     assert selectors.visible_orders(outsider_clerk).count() == 1
 
 
-def test_order_grants_end_a_set_time_after_the_last_order_closes(clerk, outsider_clerk, order, settings):
+def test_order_grants_end_a_set_time_after_the_last_order_closes(
+    clerk, outsider_clerk, order, settings
+):
     settings.BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS = 30
     customer = order.customer
     close(order, clerk)
@@ -60,10 +66,13 @@ def test_a_new_order_keeps_the_grant_open(clerk, order):
     assert all(g.expires_at is None for g in access.active_grants(order.customer))
 
 
-def test_the_manager_grants_and_revokes_a_named_person_with_a_reason(client, manager, outsider_clerk, customer):
+def test_the_manager_grants_and_revokes_a_named_person_with_a_reason(
+    client, manager, outsider_clerk, customer
+):
     login(client, manager)
     response = client.post(
-        f"/customers/{customer.pk}/access/grant/", {"user": outsider_clerk.pk, "reason": "covers the counter"}
+        f"/customers/{customer.pk}/access/grant/",
+        {"user": outsider_clerk.pk, "reason": "covers the counter"},
     )
     assert response.status_code == 302
     assert selectors.visible_customers(outsider_clerk).filter(pk=customer.pk).exists()
@@ -79,7 +88,9 @@ def test_the_manager_grants_and_revokes_a_named_person_with_a_reason(client, man
 
 def test_a_grant_needs_a_reason_and_one_grantee(client, manager, outsider_clerk, customer):
     login(client, manager)
-    client.post(f"/customers/{customer.pk}/access/grant/", {"user": outsider_clerk.pk, "reason": ""})
+    client.post(
+        f"/customers/{customer.pk}/access/grant/", {"user": outsider_clerk.pk, "reason": ""}
+    )
     client.post(
         f"/customers/{customer.pk}/access/grant/",
         {"user": outsider_clerk.pk, "group": access.counter_team().pk, "reason": "x"},
@@ -93,9 +104,13 @@ def test_revoking_one_of_two_grants_keeps_access(manager, clerk, order):
     assert selectors.visible_customers(clerk).filter(pk=order.customer_id).exists()
 
 
-def test_the_manager_finds_an_ungranted_customer_and_grants_themselves(client, manager, outsider_clerk):
+def test_the_manager_finds_an_ungranted_customer_and_grants_themselves(
+    client, manager, outsider_clerk
+):
     hidden = services.order_create_with_customer(
-        actor=outsider_clerk, customer_data=customer_data(phone="08055556666"), order_data=order_data()
+        actor=outsider_clerk,
+        customer_data=customer_data(phone="08055556666"),
+        order_data=order_data(),
     ).customer
     for record in AccessGrant.objects.filter(customer=hidden):
         access.revoke(record, by=manager)
@@ -104,7 +119,10 @@ def test_the_manager_finds_an_ungranted_customer_and_grants_themselves(client, m
     html = response.content.decode()
     assert hidden.reference in html
     assert hidden.family_name not in html  # a reference, not the data
-    client.post("/manager/find/", {"action": "grant_self", "customer": hidden.pk, "reason": "disclosure request"})
+    client.post(
+        "/manager/find/",
+        {"action": "grant_self", "customer": hidden.pk, "reason": "disclosure request"},
+    )
     assert client.get(f"/customers/{hidden.pk}/").status_code == 200
 
 

@@ -51,7 +51,10 @@ def test_entries_are_chained_in_order(order):
 def test_a_changed_entry_is_named(order, checkpoint_file):
     some_entries()
     target = AuditLogEntry.objects.get(event="tests.event", additional_data__i=2)
-    raw("UPDATE privacy_auditlogentry SET additional_data = %s WHERE seq = %s", ['{"i": 99}', target.seq])
+    raw(
+        "UPDATE privacy_auditlogentry SET additional_data = %s WHERE seq = %s",
+        ['{"i": 99}', target.seq],
+    )
     with pytest.raises(CommandError, match=rf"entry {target.seq} was changed"):
         verify()
     assert not AuditVerification.objects.latest().ok
@@ -82,11 +85,18 @@ def test_a_forged_checkpoint_is_refused(order, checkpoint_file):
         verify()
 
 
-@pytest.mark.parametrize("statement", ["UPDATE privacy_auditlogentry SET event = 'x'", "DELETE FROM privacy_auditlogentry"])
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE privacy_auditlogentry SET event = 'x'", "DELETE FROM privacy_auditlogentry"],
+)
 def test_the_database_refuses_to_change_or_delete_log_rows(order, statement):
     audit_guard.install(connection)
     assert AuditLogEntry.objects.exists()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement)
     assert AuditLogEntry.objects.exclude(event="x").count() == AuditLogEntry.objects.count()
 
@@ -96,7 +106,11 @@ def test_postgres_refuses_truncate(transactional_audit):
     if connection.vendor != "postgresql":
         pytest.skip("TRUNCATE exists on PostgreSQL only")
     some_entries(1)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("TRUNCATE privacy_auditlogentry")
 
 

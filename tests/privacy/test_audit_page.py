@@ -19,7 +19,9 @@ def test_the_administrator_sees_references_never_names(client, administrator, cl
         assert value not in html
 
 
-def test_filters_by_customer_reference_staff_and_action(client, administrator, clerk, manager, customer, order):
+def test_filters_by_customer_reference_staff_and_action(
+    client, administrator, clerk, manager, customer, order
+):
     from customers import services
     from tests.conftest import customer_data, order_data
 
@@ -52,7 +54,9 @@ def test_a_bad_reference_gets_a_message(client, administrator):
     assert response.context["rows"] == []
 
 
-def test_the_csv_export_holds_the_filtered_rows_and_is_itself_logged(client, administrator, clerk, customer):
+def test_the_csv_export_holds_the_filtered_rows_and_is_itself_logged(
+    client, administrator, clerk, customer
+):
     login(client, clerk)
     client.get(f"/customers/{customer.pk}/")
     login(client, administrator)
@@ -77,7 +81,9 @@ def test_many_reads_in_a_short_time_are_flagged(client, administrator, clerk, cu
 
     others = [
         services.order_create_with_customer(
-            actor=clerk, customer_data=customer_data(phone=f"0803333{i:04d}"), order_data=order_data()
+            actor=clerk,
+            customer_data=customer_data(phone=f"0803333{i:04d}"),
+            order_data=order_data(),
         ).customer
         for i in range(4)
     ]
@@ -99,7 +105,9 @@ def test_reads_outside_business_hours_are_flagged(client, administrator, clerk, 
     import time_machine
 
     settings.BOOKSHOP_OPENING_HOURS = "08:00-23:00"
-    with time_machine.travel(timezone.now().replace(hour=18, minute=30), tick=False):  # 03:30 in Tokyo
+    with time_machine.travel(
+        timezone.now().replace(hour=18, minute=30), tick=False
+    ):  # 03:30 in Tokyo
         audit.record_reads([customer], actor=clerk, purpose="x", fields=[])
     login(client, administrator)
     flags = [f for f in client.get("/audit/").context["flags"] if f.kind == "outside_hours"]

@@ -26,7 +26,9 @@ def test_customer_data_is_readable_in_business_hours(shop_hours, client, clerk, 
 
 
 @pytest.mark.parametrize("hour", [23, 2, 7])
-def test_outside_business_hours_a_clerk_gets_a_clear_message(shop_hours, client, clerk, customer, hour):
+def test_outside_business_hours_a_clerk_gets_a_clear_message(
+    shop_hours, client, clerk, customer, hour
+):
     login(client, clerk)
     with at(hour, 30):
         for url in [f"/customers/{customer.pk}/", "/board/"]:

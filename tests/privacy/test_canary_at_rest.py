@@ -10,7 +10,7 @@ from django.db import connection
 
 from tests.conftest import CANARIES, ORDER_CANARIES
 
-ALL_CANARIES = [v for v in {**CANARIES, **ORDER_CANARIES}.values()]
+ALL_CANARIES = list({**CANARIES, **ORDER_CANARIES}.values())
 
 
 def _needles():
@@ -36,21 +36,38 @@ def _dump_database(tmp_path) -> bytes:
     if not shutil.which("pg_dump"):
         pytest.skip("pg_dump is not installed")
     settings = connection.settings_dict
-    command = ["pg_dump", "--no-owner", "-h", settings["HOST"] or "127.0.0.1", "-U", settings["USER"] or "postgres", settings["NAME"]]
+    command = [
+        "pg_dump",
+        "--no-owner",
+        "-h",
+        settings["HOST"] or "127.0.0.1",
+        "-U",
+        settings["USER"] or "postgres",
+        settings["NAME"],
+    ]
     if settings["PORT"]:
         command[1:1] = ["-p", str(settings["PORT"])]
     return subprocess.run(command, check=True, capture_output=True).stdout  # noqa: S603
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_canary_reaches_the_database_or_the_logs(transactional_audit, client, clerk, tmp_path, caplog):
+def test_no_canary_reaches_the_database_or_the_logs(
+    transactional_audit, client, clerk, tmp_path, caplog
+):
     from tests.conftest import login
 
     caplog.set_level(logging.DEBUG)
     login(client, clerk)
     post = {f"customer-{k}": v for k, v in CANARIES.items()}
     post.update({f"order-{k}": v for k, v in ORDER_CANARIES.items()})
-    post.update({"customer-preferred_contact": "email", "order-quantity": "1", "order-deposit_paid": "0", "action": "create"})
+    post.update(
+        {
+            "customer-preferred_contact": "email",
+            "order-quantity": "1",
+            "order-deposit_paid": "0",
+            "action": "create",
+        }
+    )
     response = client.post("/orders/new/", post)
     assert response.status_code == 302, response.content.decode()[:2000]
     detail = client.get(response["Location"])

@@ -23,7 +23,10 @@ def test_it_reads_back_every_personal_field(customer):
 
 def test_it_stores_ciphertext_with_a_version_byte_and_nonce(customer):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT phone FROM customers_customer WHERE id = %s", [customer.pk.hex if connection.vendor == "sqlite" else customer.pk])
+        cursor.execute(
+            "SELECT phone FROM customers_customer WHERE id = %s",
+            [customer.pk.hex if connection.vendor == "sqlite" else customer.pk],
+        )
         blob = bytes(cursor.fetchone()[0])
     assert blob[0] == crypto.FORMAT_V1
     assert len(blob) == 1 + 12 + len(CANARIES["phone"].encode()) + 16
@@ -37,7 +40,9 @@ def _raw_copy(table, source_column, target_column, source_pk, target_pk):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {source_column} FROM {table} WHERE id = %s", [key(source_pk)])  # noqa: S608
         blob = cursor.fetchone()[0]
-        cursor.execute(f"UPDATE {table} SET {target_column} = %s WHERE id = %s", [blob, key(target_pk)])  # noqa: S608
+        cursor.execute(
+            f"UPDATE {table} SET {target_column} = %s WHERE id = %s", [blob, key(target_pk)]
+        )  # noqa: S608
 
 
 def test_a_ciphertext_copied_into_another_customer_fails_to_decrypt(clerk, customer):
@@ -66,7 +71,9 @@ def test_an_order_title_copied_into_another_order_fails(clerk, order):
     from customers import services
     from tests.conftest import order_data
 
-    second = services.order_create(actor=clerk, customer=order.customer, data=order_data(title="別の本"))
+    second = services.order_create(
+        actor=clerk, customer=order.customer, data=order_data(title="別の本")
+    )
     _raw_copy("customers_specialorder", "title", "title", order.pk, second.pk)
     with pytest.raises(DecryptionError):
         fresh(SpecialOrder, second.pk).title
@@ -94,7 +101,10 @@ def test_it_decrypts_only_the_fields_that_are_read(customer):
 def test_an_unchanged_save_keeps_the_stored_ciphertext(customer):
     def stored():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT email FROM customers_customer WHERE id = %s", [customer.pk.hex if connection.vendor == "sqlite" else customer.pk])
+            cursor.execute(
+                "SELECT email FROM customers_customer WHERE id = %s",
+                [customer.pk.hex if connection.vendor == "sqlite" else customer.pk],
+            )
             return bytes(cursor.fetchone()[0])
 
     before = stored()

@@ -87,11 +87,18 @@ def _manage(*args, keyring_path):
         "DATABASE_URL": f"sqlite:///{keyring_path.parent / 'db.sqlite3'}",
     }
     return subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-@pytest.mark.parametrize("command", [["migrate", "--noinput"], ["runserver", "--noreload", "127.0.0.1:0"]])
+@pytest.mark.parametrize(
+    "command", [["migrate", "--noinput"], ["runserver", "--noreload", "127.0.0.1:0"]]
+)
 def test_without_a_keyring_the_app_stops_and_says_what_to_set(tmp_path, command):
     result = _manage(*command, keyring_path=tmp_path / "missing.json")
     assert result.returncode != 0
@@ -104,4 +111,4 @@ def test_keys_init_works_before_anything_else(tmp_path):
     result = _manage("keys", "init", keyring_path=path)
     assert result.returncode == 0, result.stderr
     assert path.exists()
-    assert settings.BOOKSHOP_KEYRING != str(path)
+    assert str(path) != settings.BOOKSHOP_KEYRING

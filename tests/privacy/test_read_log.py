@@ -32,7 +32,9 @@ def test_the_board_writes_one_read_entry_per_customer_shown_in_bounded_queries(c
     new = reads().order_by("-seq")[:50]
     assert reads().count() - before == 50
     assert len({entry.object_pk for entry in new}) == 50
-    assert all(entry.actor == clerk and entry.additional_data["purpose"] == "order_desk" for entry in new)
+    assert all(
+        entry.actor == clerk and entry.additional_data["purpose"] == "order_desk" for entry in new
+    )
     # Session, user, permission filter, grants expiry, orders, data keys, audit lock+head+insert...
     # but never one per customer.
     assert len(queries) < 20, [q["sql"][:80] for q in queries.captured_queries]
@@ -52,7 +54,9 @@ def test_search_results_are_logged_and_a_miss_logs_nothing(client, clerk, custom
     client.post("/customers/search/", {"phone": "08000000000"})
     assert reads().count() == 0
     client.post("/customers/search/", {"phone": customer.phone})
-    assert reads(object_pk=str(customer.pk), additional_data__purpose="customer_lookup").count() == 1
+    assert (
+        reads(object_pk=str(customer.pk), additional_data__purpose="customer_lookup").count() == 1
+    )
 
 
 def test_a_refused_page_logs_no_read(client, outsider_clerk, customer):

@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from customers import services
 from customers.models import Customer
 from privacy import access
 from privacy.models import AuditLogEntry
@@ -21,9 +20,15 @@ def canary_hits(text: str) -> list[str]:
 
 
 def test_creating_a_customer_logs_which_fields_were_set_never_the_values(customer):
-    entry = AuditLogEntry.objects.get(action=AuditLogEntry.Action.CREATE, object_pk=str(customer.pk))
+    entry = AuditLogEntry.objects.get(
+        action=AuditLogEntry.Action.CREATE, object_pk=str(customer.pk)
+    )
     assert set(CANARIES) <= set(entry.changes)
-    assert all(value == ["[redacted]", "[redacted]"] for key, value in entry.changes.items() if key in CANARIES)
+    assert all(
+        value == ["[redacted]", "[redacted]"]
+        for key, value in entry.changes.items()
+        if key in CANARIES
+    )
     assert "phone_bidx" not in entry.changes
     assert canary_hits(all_log_text()) == []
 
@@ -32,22 +37,35 @@ def test_an_update_names_the_changed_field_without_old_or_new_value(customer):
     loaded = Customer.objects.get(pk=customer.pk)
     loaded.address = "新しい住所Nn55"
     loaded.save()
-    entry = AuditLogEntry.objects.filter(action=AuditLogEntry.Action.UPDATE, object_pk=str(customer.pk)).latest("seq")
+    entry = AuditLogEntry.objects.filter(
+        action=AuditLogEntry.Action.UPDATE, object_pk=str(customer.pk)
+    ).latest("seq")
     assert list(entry.changes) == ["address"]
     text = all_log_text()
     assert "新しい住所Nn55" not in text
     assert canary_hits(text) == []
 
 
-def test_no_canary_reaches_any_audit_entry_through_the_whole_order_life(client, clerk, order, django_capture_on_commit_callbacks):
+def test_no_canary_reaches_any_audit_entry_through_the_whole_order_life(
+    client, clerk, order, django_capture_on_commit_callbacks
+):
     login(client, clerk)
-    for step, data in [("ordered", {}), ("arrived", {}), ("notified", {"channel": "email"}), ("picked_up", {})]:
+    for step, data in [
+        ("ordered", {}),
+        ("arrived", {}),
+        ("notified", {"channel": "email"}),
+        ("picked_up", {}),
+    ]:
         with django_capture_on_commit_callbacks(execute=True):
             client.post(f"/orders/{order.pk}/{step}/", data)
     client.get(f"/customers/{order.customer_id}/")
     client.post("/customers/search/", {"phone": CANARIES["phone"]})
     events = set(AuditLogEntry.objects.values_list("event", flat=True))
-    assert {"customers.order.arrived", "customers.order.notice_sent", "customers.customer.read"} <= events
+    assert {
+        "customers.order.arrived",
+        "customers.order.notice_sent",
+        "customers.customer.read",
+    } <= events
     assert canary_hits(all_log_text()) == []
 
 
@@ -65,7 +83,11 @@ def test_each_entry_carries_actor_address_and_request_id(client, clerk, order):
 
 def test_a_client_supplied_forwarded_for_is_not_trusted(client, clerk, order):
     login(client, clerk)
-    client.post(f"/orders/{order.pk}/ordered/", REMOTE_ADDR="192.0.2.10", HTTP_X_FORWARDED_FOR="203.0.113.66")
+    client.post(
+        f"/orders/{order.pk}/ordered/",
+        REMOTE_ADDR="192.0.2.10",
+        HTTP_X_FORWARDED_FOR="203.0.113.66",
+    )
     entry = AuditLogEntry.objects.get(event="customers.order.ordered")
     assert entry.remote_addr == "192.0.2.10"
 
@@ -85,7 +107,9 @@ def test_behind_one_trusted_proxy_the_address_it_saw_is_used(client, clerk, orde
 def test_grants_and_revocations_are_logged(manager, outsider_clerk, customer):
     record = access.grant(customer, to=outsider_clerk, reason="disclosure request", by=manager)
     access.revoke(record, by=manager)
-    granted = AuditLogEntry.objects.get(event="privacy.access.granted", additional_data__grant=record.pk)
+    granted = AuditLogEntry.objects.get(
+        event="privacy.access.granted", additional_data__grant=record.pk
+    )
     revoked = AuditLogEntry.objects.get(event="privacy.access.revoked")
     assert granted.actor == manager and revoked.actor == manager
     assert granted.additional_data["grantee"] == f"user:{outsider_clerk.pk}"
@@ -99,7 +123,11 @@ def test_a_queryset_delete_is_still_logged_per_row(manager, outsider_clerk, cust
     rows = CustomerUserObjectPermission.objects.filter(user=outsider_clerk)
     pks = [str(pk) for pk in rows.values_list("pk", flat=True)]
     rows.delete()
-    assert AuditLogEntry.objects.filter(action=AuditLogEntry.Action.DELETE, object_pk__in=pks).count() == len(pks) == 1
+    assert (
+        AuditLogEntry.objects.filter(action=AuditLogEntry.Action.DELETE, object_pk__in=pks).count()
+        == len(pks)
+        == 1
+    )
 
 
 @pytest.mark.parametrize("outcome", ["ok", "failed"])

@@ -28,7 +28,9 @@ class Command(BaseCommand):
             )
         ring = keyring.generate(path)
         keyring.write_new(ring)
-        self.stdout.write(f"Created keyring {path} (mode 600) with active key {ring.active_kek_id}.")
+        self.stdout.write(
+            f"Created keyring {path} (mode 600) with active key {ring.active_kek_id}."
+        )
         self.stdout.write(
             "Keep a copy of it somewhere safe and apart from the database backups: without it "
             "the data cannot be read; with the backups, anyone can."

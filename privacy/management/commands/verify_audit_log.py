@@ -21,7 +21,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, checkpoint_file=None, **options):
         try:
-            signed = checkpoints.read_checkpoints(Path(checkpoint_file) if checkpoint_file else None)
+            signed = checkpoints.read_checkpoints(
+                Path(checkpoint_file) if checkpoint_file else None
+            )
         except checkpoints.CheckpointError as exc:
             self._save(audit_chain.Verification(False, 0, 0, "", str(exc)))
             raise CommandError(f"Audit log NOT verified: {exc}.") from None

@@ -1,0 +1,118 @@
+"""The journeys staff make, end to end in a real browser, in Japanese."""
+
+import re
+
+import pytest
+from django.utils import translation
+
+from customers import services
+from customers.models import OrderStatus, SpecialOrder
+from privacy.models import AuditLogEntry
+from tests.conftest import PASSWORD, customer_data, order_data
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def ja(text: str) -> str:
+    """The Japanese the page shows for an English source string (and it must differ)."""
+    with translation.override("ja"):
+        shown = translation.gettext(text)
+    assert shown != text, f"no Japanese for {text!r}"
+    return shown
+
+
+def test_a_clerk_serves_a_returning_customer_from_order_to_pickup(journey, clerk):
+    returning = services.order_create_with_customer(
+        actor=clerk,
+        customer_data=customer_data(
+            family_name="山田", family_name_kana="ヤマダ", phone="09012345678"
+        ),
+        order_data=order_data(title="前回の本"),
+    ).customer
+    page = journey.page
+
+    journey.login("clerk", PASSWORD)
+    page.wait_for_url(re.compile(r"/board/$"))
+    assert page.locator("html").get_attribute("lang") == "ja"
+    journey.shot("board")
+
+    page.click(f"nav >> text={ja('New order')}")
+    page.fill("#id_family_name_kana", "やまだ")  # hiragana and full-width digits are fine
+    page.fill("#id_last4", "５６７８")
+    journey.shot("search-typed")
+    page.click("form.search button[type=submit]")
+    match = page.locator(".match-list li").filter(has_text="山田")
+    assert match.count() == 1
+    journey.shot("search-found")
+
+    match.locator("a.button").click()
+    page.fill("#id_order-isbn", "978-4-06-293450-3")
+    page.fill("#id_order-title", "新しい本")
+    journey.shot("order-form")
+    page.click("button.primary")
+    page.wait_for_url(re.compile(rf"/customers/{returning.pk}/$"))
+    order = SpecialOrder.objects.filter(customer=returning).latest("requested_at")
+    assert order.title == "新しい本" and order.requested_by == clerk
+    row = page.locator(f"#order-{order.pk}")
+    assert "新しい本" in row.inner_text()
+    journey.shot("order-saved")
+
+    for button, status in [
+        (ja("Ordered from distributor"), OrderStatus.ORDERED),
+        (ja("Arrived"), OrderStatus.ARRIVED),
+    ]:
+        page.locator(f"#order-{order.pk}").get_by_role("button", name=button, exact=True).click()
+        page.wait_for_load_state()
+        order.refresh_from_db()
+        assert order.status == status
+        journey.shot(status)
+
+    row = page.locator(f"#order-{order.pk}")
+    row.locator("select[name=channel]").select_option("phone")
+    row.get_by_role("button", name=ja("Customer notified"), exact=True).click()
+    page.wait_for_load_state()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.NOTIFIED and order.notified_channel == "phone"
+    journey.shot("notified")
+
+    page.locator(f"#order-{order.pk}").get_by_role(
+        "button", name=ja("Picked up"), exact=True
+    ).click()
+    page.wait_for_load_state()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PICKED_UP
+    journey.shot("picked-up")
+
+
+def test_the_administrator_finds_the_reads_of_a_customer_but_not_the_customer(
+    journey, clerk, administrator, order
+):
+    customer = order.customer
+    page = journey.page
+    journey.login("clerk", PASSWORD)
+    page.wait_for_url(re.compile(r"/board/$"))
+    journey.go(f"/customers/{customer.pk}/")
+    journey.shot("clerk-reads-customer")
+    page.click("form.inline button.link")  # log out
+
+    journey.login("admin", PASSWORD)
+    page.wait_for_url(re.compile(r"/audit/$"))
+    journey.shot("audit-log")
+    page.fill("#id_reference", customer.reference)
+    page.select_option("#id_action", "read")
+    page.click("button.primary")
+    rows = page.locator("table.audit tbody tr")
+    assert rows.count() >= 1
+    text = page.locator("table.audit").inner_text()
+    assert customer.reference in text and "clerk" in text
+    assert customer.family_name not in page.content()
+    journey.shot("audit-filtered")
+
+    response = page.goto(journey.base_url + f"/customers/{customer.pk}/")
+    assert response.status in (403, 404)
+    assert customer.family_name not in page.content()
+    journey.shot("customer-refused")
+    assert (
+        AuditLogEntry.objects.filter(event="customers.customer.read", actor=administrator).count()
+        == 0
+    )
