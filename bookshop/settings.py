@@ -46,6 +46,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "guardian",
     "auditlog",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "privacy",
     "customers",
@@ -58,11 +62,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "privacy.middleware.RequestScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "privacy.middleware.RequestScopeMiddleware",
+    "privacy.staff_sessions.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bookshop.urls"
@@ -91,7 +99,10 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # First: refuses a locked-out account before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    # Django's ModelBackend, refusing deactivated and end-dated accounts.
+    "privacy.backends.StaffBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No anonymous user object: an anonymous visitor holds no permission at all.
@@ -107,6 +118,11 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    # Argon2id (Django's Argon2PasswordHasher uses the id variant); older hashes upgrade on login.
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -162,8 +178,12 @@ BOOKSHOP_TRUSTED_PROXIES = env_int("BOOKSHOP_TRUSTED_PROXIES", 0, minimum=0)
 
 # --- Sessions, cookies and headers -----------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_AGE = 12 * 60 * 60  # one shift
+# Idle timeout: the session expires this long after the last request (saved on every request).
+SESSION_COOKIE_AGE = env_int("BOOKSHOP_SESSION_IDLE_MINUTES", 15, minimum=1) * 60
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Absolute timeout: one shift, however active the session (privacy/staff_sessions.py).
+BOOKSHOP_SESSION_ABSOLUTE_HOURS = env_int("BOOKSHOP_SESSION_ABSOLUTE_HOURS", 12, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -222,6 +242,17 @@ BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS = env_int("BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS", 3
 # their table regardless of the swap; an orphan table would then block test flushes on
 # PostgreSQL, so auditlog's migrations are not run at all.
 MIGRATION_MODULES = {"auditlog": None}
+
+# --- Logins (django-axes, django-otp) --------------------------------------------------
+AXES_FAILURE_LIMIT = env_int("BOOKSHOP_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_LOCKOUT_PARAMETERS = ["username"]  # lock the account, whichever machine tries it
+AXES_COOLOFF_TIME = None  # locked until the administrator releases it
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "privacy.middleware.client_address"
+AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit log
+AXES_VERBOSE = False
+OTP_TOTP_ISSUER = BOOKSHOP_SHOP_NAME
 
 # --- Business hours (privacy/hours.py) -------------------------------------------------
 # Customer data is readable only inside these hours, in BOOKSHOP_TIME_ZONE ("HH:MM-HH:MM").

@@ -2,12 +2,21 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bookshop import views
+from privacy import account_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/2fa/setup/", account_views.two_factor_setup, name="two_factor_setup"),
+    path("account/2fa/verify/", account_views.two_factor_verify, name="two_factor_verify"),
+    path("rules/", account_views.rules_acknowledge, name="rules_acknowledge"),
+    path("rules/edit/", account_views.rules_edit, name="rules_edit"),
+    path("staff/", account_views.staff_list, name="staff_list"),
+    path("staff/<int:user_id>/<slug:action>/", account_views.staff_action, name="staff_action"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("", include("customers.urls")),
     path("", include("privacy.urls")),
 ]
+
+handler500 = "bookshop.views.server_error"

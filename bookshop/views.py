@@ -1,5 +1,8 @@
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponseServerError
 from django.shortcuts import redirect, render
+from django.template import loader
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.i18n import set_language as django_set_language
 
 from privacy import roles
@@ -16,3 +19,11 @@ def home(request):
 
 # The language can be switched on the login page too.
 set_language = login_not_required(django_set_language)
+
+
+@requires_csrf_token
+def server_error(request):
+    """The 500 page: the request id to quote, nothing else (no context processors, no
+    database, no detail of the error)."""
+    template = loader.get_template("500.html")
+    return HttpResponseServerError(template.render({"request_id": getattr(request, "cid", "")}))

@@ -44,6 +44,8 @@ class Customer(models.Model):
     family_name_kana_bidx = BlindIndexField(source="family_name_kana", normalizer="kana")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Optimistic locking: a save based on an older version is refused, never silently merged.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = AuditedManager()
 
@@ -145,6 +147,7 @@ class SpecialOrder(models.Model):
     )
     cancel_reason = EncryptedTextField(_("reason for cancelling"), max_length=500)
     updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = AuditedManager()
 

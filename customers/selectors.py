@@ -5,13 +5,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from customers.models import OPEN_STATUSES, Customer, SpecialOrder
-from privacy import access, blind_index, datakeys, hours, normalize, roles
+from privacy import access, accounts, blind_index, datakeys, hours, normalize, roles
 
 
 def visible_customers(user):
     """Every read of customer data starts here: refused outside business hours, then
     expired grants are ended, then only granted customers are selected."""
     hours.ensure_open()
+    accounts.ensure_acknowledged(user)
     access.expire_due()
     return access.visible_customers(user)
 

@@ -17,6 +17,16 @@ class OrderError(Exception):
     """A refused order action; the message is shown to the clerk."""
 
 
+class StaleEdit(Exception):
+    """Someone else saved this record after it was opened; nothing was overwritten."""
+
+
+STALE = gettext_lazy(
+    "Someone else changed this record after you opened it. Nothing was saved: reload the page, "
+    "check their change, and enter yours again."
+)
+
+
 # status -> statuses it may move to
 TRANSITIONS = {
     OrderStatus.REQUESTED: {OrderStatus.ORDERED, OrderStatus.CANCELLED},
@@ -76,8 +86,10 @@ def order_create_with_customer(*, actor, customer_data: dict, order_data: dict) 
     return order_create(actor=actor, customer=customer, data=order_data)
 
 
-def _transition(order_id, *, actor, target: str, **changes) -> SpecialOrder:
+def _transition(order_id, *, actor, target: str, expected_version=None, **changes) -> SpecialOrder:
     order = SpecialOrder.objects.select_for_update().select_related("customer").get(pk=order_id)
+    if expected_version is not None and expected_version != order.version:
+        raise OrderError(STALE)
     if target not in TRANSITIONS[order.status]:
         raise OrderError(
             WRONG_TRANSITION
@@ -89,7 +101,8 @@ def _transition(order_id, *, actor, target: str, **changes) -> SpecialOrder:
     setattr(order, by_field, actor)
     for name, value in changes.items():
         setattr(order, name, value)
-    order.save(update_fields=["status", at_field, by_field, "updated_at", *changes])
+    order.version += 1
+    order.save(update_fields=["status", at_field, by_field, "updated_at", "version", *changes])
     audit.record(
         _EVENTS[target], target=order.customer, actor=actor, data={"order": order.reference}
     )
@@ -102,19 +115,23 @@ def _transition(order_id, *, actor, target: str, **changes) -> SpecialOrder:
 
 
 @transaction.atomic
-def order_mark_ordered(*, actor, order_id) -> SpecialOrder:
+def order_mark_ordered(*, actor, order_id, expected_version=None) -> SpecialOrder:
     """The book has been ordered from the distributor."""
-    return _transition(order_id, actor=actor, target=OrderStatus.ORDERED)
+    return _transition(
+        order_id, actor=actor, target=OrderStatus.ORDERED, expected_version=expected_version
+    )
 
 
 @transaction.atomic
-def order_mark_arrived(*, actor, order_id) -> SpecialOrder:
+def order_mark_arrived(*, actor, order_id, expected_version=None) -> SpecialOrder:
     """The book has arrived at the shop."""
-    return _transition(order_id, actor=actor, target=OrderStatus.ARRIVED)
+    return _transition(
+        order_id, actor=actor, target=OrderStatus.ARRIVED, expected_version=expected_version
+    )
 
 
 @transaction.atomic
-def order_notify(*, actor, order_id, channel: str) -> SpecialOrder:
+def order_notify(*, actor, order_id, channel: str, expected_version=None) -> SpecialOrder:
     """The customer has been told the book is here. By email, the app sends the notice
     itself, to the stored address only, after the transaction commits."""
     if channel not in ContactChannel.values:
@@ -130,19 +147,40 @@ def order_notify(*, actor, order_id, channel: str) -> SpecialOrder:
 
 
 @transaction.atomic
-def order_pick_up(*, actor, order_id) -> SpecialOrder:
+def order_pick_up(*, actor, order_id, expected_version=None) -> SpecialOrder:
     """The customer has collected the book."""
-    return _transition(order_id, actor=actor, target=OrderStatus.PICKED_UP)
+    return _transition(
+        order_id, actor=actor, target=OrderStatus.PICKED_UP, expected_version=expected_version
+    )
 
 
 @transaction.atomic
-def order_cancel(*, actor, order_id, reason: str) -> SpecialOrder:
+def order_cancel(*, actor, order_id, reason: str, expected_version=None) -> SpecialOrder:
     """Cancel an open order; a reason is required."""
     if not reason.strip():
         raise OrderError(_("Give a reason for cancelling."))
     return _transition(
-        order_id, actor=actor, target=OrderStatus.CANCELLED, cancel_reason=reason.strip()
+        order_id,
+        actor=actor,
+        target=OrderStatus.CANCELLED,
+        expected_version=expected_version,
+        cancel_reason=reason.strip(),
     )
+
+
+@transaction.atomic
+def customer_update(*, actor, customer_id, data: dict, expected_version: int) -> Customer:
+    """Correct a customer's details. Refused if someone saved the customer after the form
+    was opened (optimistic locking): nothing is overwritten silently."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    if customer.version != expected_version:
+        raise StaleEdit(STALE)
+    for name, value in data.items():
+        setattr(customer, name, value)
+    customer.version += 1
+    customer.full_clean()
+    customer.save()
+    return customer
 
 
 def send_arrival_notice(*, order_id) -> None:

@@ -169,10 +169,13 @@ _SIMPLE_TRANSITIONS = {
 def order_transition(request, pk, step):
     """One-click status change from the board, the shipment page or the customer page."""
     order = selectors.get_order_for_user(request.user, pk)
+    version = _int_or_none(request.POST.get("version"))
     try:
         with transaction.atomic():
             if step in _SIMPLE_TRANSITIONS:
-                _SIMPLE_TRANSITIONS[step](actor=request.user, order_id=order.pk)
+                _SIMPLE_TRANSITIONS[step](
+                    actor=request.user, order_id=order.pk, expected_version=version
+                )
             elif step == "notified":
                 form = NotifyForm(request.POST)
                 if not form.is_valid():
@@ -194,6 +197,49 @@ def order_transition(request, pk, step):
     else:
         messages.success(request, _("Order %(ref)s updated.") % {"ref": order.reference})
     return redirect(_safe_next(request) or "customers:board")
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@never_cache
+@counter_only
+@require_http_methods(["GET", "POST"])
+def customer_edit(request, pk):
+    """Correct a customer's details, with the form's version guarding against a colleague's
+    save in between."""
+    customer = selectors.get_customer_for_user(request.user, pk)
+    if request.method == "POST":
+        form = CustomerForm(request.POST, instance=customer)
+        version = _int_or_none(request.POST.get("version"))
+        if form.is_valid():
+            try:
+                services.customer_update(
+                    actor=request.user,
+                    customer_id=customer.pk,
+                    data={name: form.cleaned_data[name] for name in form.changed_data},
+                    expected_version=version if version is not None else -1,
+                )
+            except services.StaleEdit as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, _("Customer details saved."))
+                return redirect("customers:customer_detail", pk=customer.pk)
+    else:
+        form = CustomerForm(instance=customer)
+        version = customer.version
+    audit.record_reads(
+        [customer], actor=request.user, purpose="correction", fields=DETAIL_FIELDS[:-1]
+    )
+    return render(
+        request,
+        "customers/customer_edit.html",
+        {"customer": customer, "form": form, "version": version},
+    )
 
 
 def _safe_next(request):

@@ -2,12 +2,19 @@
 per-request cache of unwrapped data keys (forgotten when the response is done)."""
 
 import ipaddress
+import logging
 
 from auditlog.cid import correlation_id
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template import loader
+from django.utils.cache import patch_cache_control
 
 from privacy import audit, context, hours
+
+logger = logging.getLogger(__name__)
 
 
 def client_address(request) -> str | None:
@@ -42,9 +49,19 @@ class RequestScopeMiddleware:
             finally:
                 correlation_id.reset(token)
         response["X-Request-ID"] = scope.cid
+        if not request.path_info.startswith("/static/"):
+            # Pages may carry personal data: no browser or proxy may keep a copy.
+            patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
         return response
 
     def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            # The database is down or unreachable: a 503 that touches no database.
+            logger.error(
+                "Database unavailable (request %s): %s", request.cid, type(exception).__name__
+            )
+            body = loader.get_template("503.html").render({"request_id": request.cid})
+            return HttpResponse(body, status=503)
         if isinstance(exception, hours.OutsideOpeningHours):
             audit.record("privacy.hours.refused", actor=request.user)
             return render(

@@ -115,8 +115,21 @@ def customer(order):
     return order.customer
 
 
-def login(client, user):
+def login(client, user, *, second_factor=True):
+    """Log in as ``user``. For roles that need two factors, also pass the second step with a
+    confirmed authenticator (tests/privacy/test_two_factor.py walks the real flow)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from privacy import accounts
+
     client.force_login(user)
+    if second_factor and accounts.requires_two_factor(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
     return client
 
 

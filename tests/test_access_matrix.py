@@ -97,6 +97,41 @@ MATRIX = {
         "/audit/export.csv",
         {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200},
     ),
+    "customers:customer_edit": (
+        "get",
+        "/customers/{customer}/edit/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "two_factor_setup": (
+        "get",
+        "/account/2fa/setup/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 200},
+    ),
+    "two_factor_verify": (
+        "get",
+        "/account/2fa/verify/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 200},
+    ),
+    "rules_acknowledge": (
+        "get",
+        "/rules/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 302},
+    ),
+    "rules_edit": (
+        "get",
+        "/rules/edit/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "staff_list": (
+        "get",
+        "/staff/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 200},
+    ),
+    "staff_action": (
+        "post",
+        "/staff/{staff}/end_sessions/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 302},
+    ),
 }
 
 
@@ -122,7 +157,9 @@ def test_access(request, client, order, persona, name):
     if persona != ANON:
         login(client, request.getfixturevalue(persona))
     grant = order.customer.access_grants.first()
-    path = template.format(customer=order.customer_id, order=order.pk, grant=grant.pk)
+    path = template.format(
+        customer=order.customer_id, order=order.pk, grant=grant.pk, staff=order.requested_by_id
+    )
     response = getattr(client, method)(path)
     want = expected[persona]
     if want == LOGIN_REDIRECT:

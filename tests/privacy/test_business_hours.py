@@ -20,8 +20,8 @@ def at(hour, minute=0, day=27):
 
 
 def test_customer_data_is_readable_in_business_hours(shop_hours, client, clerk, customer):
-    login(client, clerk)
     with at(10):
+        login(client, clerk)
         assert client.get(f"/customers/{customer.pk}/").status_code == 200
 
 
@@ -29,8 +29,8 @@ def test_customer_data_is_readable_in_business_hours(shop_hours, client, clerk, 
 def test_outside_business_hours_a_clerk_gets_a_clear_message(
     shop_hours, client, clerk, customer, hour
 ):
-    login(client, clerk)
     with at(hour, 30):
+        login(client, clerk)
         for url in [f"/customers/{customer.pk}/", "/board/"]:
             response = client.get(url)
             assert response.status_code == 403
@@ -42,13 +42,14 @@ def test_outside_business_hours_a_clerk_gets_a_clear_message(
 
 
 def test_the_manager_opens_a_short_logged_override(shop_hours, client, manager, clerk, customer):
-    login(client, manager)
     with at(23, 30):
+        login(client, manager)
         response = client.post("/manager/hours/", {"reason": "stocktaking", "minutes": "30"})
         assert response.status_code == 302
         login(client, clerk)
         assert client.get(f"/customers/{customer.pk}/").status_code == 200
     with at(0, 5, day=28):  # the override has ended
+        login(client, clerk)
         assert client.get(f"/customers/{customer.pk}/").status_code == 403
     entry = AuditLogEntry.objects.get(event="privacy.hours.override_opened")
     assert entry.actor == manager

@@ -1,0 +1,116 @@
+"""Staff accounts: created, end-dated, deactivated (never deleted, so the audit log keeps its
+actors), released from lockout, and made to acknowledge the shop's handling rules."""
+
+import secrets
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from privacy import audit, roles
+from privacy.models import HandlingRules, RulesAcknowledgement, StaffProfile
+
+
+class RulesNotAcknowledged(Exception):
+    """The user has not acknowledged the current handling rules yet."""
+
+
+def profile_for(user) -> StaffProfile:
+    profile, _ = StaffProfile.objects.get_or_create(user=user)
+    return profile
+
+
+@transaction.atomic
+def create_staff(*, by, username, last_name, first_name, role, valid_until=None, counter=False):
+    """A personal account with a random first password, returned once to be handed over."""
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_user(
+        username=username, password=password, last_name=last_name, first_name=first_name
+    )
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    if counter:
+        from privacy import access
+
+        user.groups.add(access.counter_team())
+    StaffProfile.objects.create(user=user, valid_until=valid_until)
+    audit.record("accounts.created", target=user, actor=by, data={"role": role})
+    return user, password
+
+
+@transaction.atomic
+def end_sessions(user, *, by=None, event="accounts.sessions_ended") -> None:
+    """Every open session of the account stops working at its next request."""
+    profile = profile_for(user)
+    profile.sessions_revoked_at = timezone.now()
+    profile.save(update_fields=["sessions_revoked_at"])
+    audit.record(event, target=user, actor=by)
+
+
+@transaction.atomic
+def deactivate(user, *, by) -> None:
+    """Deactivate, never delete: the audit log keeps its actor."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    end_sessions(user, by=by, event="accounts.deactivated")
+
+
+@transaction.atomic
+def set_end_date(user, *, valid_until, by) -> None:
+    profile = profile_for(user)
+    profile.valid_until = valid_until
+    profile.save(update_fields=["valid_until"])
+    audit.record(
+        "accounts.end_date_set",
+        target=user,
+        actor=by,
+        data={"valid_until": valid_until.isoformat() if valid_until else None},
+    )
+
+
+def release_lockout(user, *, by) -> None:
+    from axes.utils import reset
+
+    reset(username=user.username)
+    audit.record("auth.lockout.released", target=user, actor=by)
+
+
+def current_rules() -> HandlingRules | None:
+    return HandlingRules.objects.order_by("-version").first()
+
+
+@transaction.atomic
+def publish_rules(*, text: str, by) -> HandlingRules:
+    """A new version of the handling rules; every staff member must acknowledge it."""
+    latest = current_rules()
+    rules = HandlingRules.objects.create(
+        version=(latest.version + 1) if latest else 1, text=text, published_by=by
+    )
+    audit.record(
+        "accounts.rules_published", target=rules, actor=by, data={"version": rules.version}
+    )
+    return rules
+
+
+def acknowledge(user, rules: HandlingRules) -> None:
+    _, created = RulesAcknowledgement.objects.get_or_create(rules=rules, user=user)
+    if created:
+        audit.record(
+            "accounts.rules_acknowledged", target=rules, actor=user, data={"version": rules.version}
+        )
+
+
+def has_acknowledged(user) -> bool:
+    rules = current_rules()
+    return rules is None or RulesAcknowledgement.objects.filter(rules=rules, user=user).exists()
+
+
+def ensure_acknowledged(user) -> None:
+    """Called before customer data is read."""
+    if not has_acknowledged(user):
+        raise RulesNotAcknowledged
+
+
+def requires_two_factor(user) -> bool:
+    from django_otp import user_has_device
+
+    return roles.has_role(user, roles.MANAGER, roles.ADMINISTRATOR) or user_has_device(user)
