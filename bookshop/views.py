@@ -1,5 +1,8 @@
+import sys
+
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponseServerError
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, HttpResponseServerError
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
@@ -23,7 +26,10 @@ set_language = login_not_required(django_set_language)
 
 @requires_csrf_token
 def server_error(request):
-    """The 500 page: the request id to quote, nothing else (no context processors, no
-    database, no detail of the error)."""
-    template = loader.get_template("500.html")
-    return HttpResponseServerError(template.render({"request_id": getattr(request, "cid", "")}))
+    """The 500 page, or 503 when the database is unreachable: the request id to quote and
+    nothing else (no context processors, no database, no detail of the error)."""
+    error = sys.exc_info()[1]
+    context = {"request_id": getattr(request, "cid", "")}
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return HttpResponse(loader.get_template("503.html").render(context), status=503)
+    return HttpResponseServerError(loader.get_template("500.html").render(context))

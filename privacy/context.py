@@ -9,11 +9,20 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Scope:
-    actor: object = None
+    explicit_actor: object = None
     remote_addr: str | None = None
     cid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request: object = None
     # Unwrapped data keys, kept for this request only.
     data_keys: dict = field(default_factory=dict)
+
+    @property
+    def actor(self):
+        """The acting user: given explicitly (commands), or the request's user, read only
+        when an audit entry needs it."""
+        if self.explicit_actor is not None:
+            return self.explicit_actor
+        return getattr(self.request, "user", None)
 
 
 _scope: ContextVar[Scope | None] = ContextVar("shiori_scope", default=None)
@@ -29,9 +38,9 @@ def current_cid() -> str | None:
 
 
 @contextlib.contextmanager
-def scope(actor=None, remote_addr=None, cid=None):
+def scope(actor=None, remote_addr=None, cid=None, request=None):
     """Open a scope for one request or one command run; data keys are forgotten at its end."""
-    new = Scope(actor=actor, remote_addr=remote_addr)
+    new = Scope(explicit_actor=actor, remote_addr=remote_addr, request=request)
     if cid:
         new.cid = cid
     token = _scope.set(new)

@@ -2,19 +2,14 @@
 per-request cache of unwrapped data keys (forgotten when the response is done)."""
 
 import ipaddress
-import logging
+import uuid
 
 from auditlog.cid import correlation_id
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
 from django.shortcuts import render
-from django.template import loader
 from django.utils.cache import patch_cache_control
 
 from privacy import audit, context, hours
-
-logger = logging.getLogger(__name__)
 
 
 def client_address(request) -> str | None:
@@ -38,11 +33,12 @@ class RequestScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        actor = user if user is not None and user.is_authenticated else None
-        address = client_address(request)
-        with context.scope(actor=actor, remote_addr=address) as scope:
-            request.cid = scope.cid
+        request.cid = uuid.uuid4().hex
+        # The acting user is read from the request when an entry is written, so a request
+        # that never needs it (or a database that is down) does not load it here.
+        with context.scope(
+            request=request, remote_addr=client_address(request), cid=request.cid
+        ) as scope:
             token = correlation_id.set(scope.cid)
             try:
                 response = self.get_response(request)
@@ -55,13 +51,6 @@ class RequestScopeMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if isinstance(exception, (OperationalError, InterfaceError)):
-            # The database is down or unreachable: a 503 that touches no database.
-            logger.error(
-                "Database unavailable (request %s): %s", request.cid, type(exception).__name__
-            )
-            body = loader.get_template("503.html").render({"request_id": request.cid})
-            return HttpResponse(body, status=503)
         if isinstance(exception, hours.OutsideOpeningHours):
             audit.record("privacy.hours.refused", actor=request.user)
             return render(

@@ -39,14 +39,16 @@ class StaffSessionMiddleware:
             ended = self._session_ended(request, user)
             if ended:
                 return ended
-            if accounts.requires_two_factor(user) and not user.is_verified():
-                if _url_name(request) not in _BEFORE_SECOND_FACTOR:
-                    from django_otp import user_has_device
+            if (
+                accounts.requires_two_factor(user)
+                and not user.is_verified()
+                and _url_name(request) not in _BEFORE_SECOND_FACTOR
+            ):
+                from django_otp import user_has_device
 
-                    target = "two_factor_verify" if user_has_device(user) else "two_factor_setup"
-                    return redirect(
-                        f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}"
-                    )
+                target = "two_factor_verify" if user_has_device(user) else "two_factor_setup"
+                next_url = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse(target)}?{next_url}")
         return self.get_response(request)
 
     @staticmethod
