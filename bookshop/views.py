@@ -29,7 +29,12 @@ def server_error(request):
     """The 500 page, or 503 when the database is unreachable: the request id to quote and
     nothing else (no context processors, no database, no detail of the error)."""
     error = sys.exc_info()[1]
-    context = {"request_id": getattr(request, "cid", "")}
+    request_id = getattr(request, "cid", "")
+    context = {"request_id": request_id}
     if isinstance(error, (OperationalError, InterfaceError)):
-        return HttpResponse(loader.get_template("503.html").render(context), status=503)
-    return HttpResponseServerError(loader.get_template("500.html").render(context))
+        response = HttpResponse(loader.get_template("503.html").render(context), status=503)
+    else:
+        response = HttpResponseServerError(loader.get_template("500.html").render(context))
+    # Set here too: an error raised outside the request-scope middleware skips its header.
+    response["X-Request-ID"] = request_id
+    return response

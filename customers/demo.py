@@ -42,6 +42,36 @@ def ensure_groups() -> dict[str, Group]:
     return {name: Group.objects.get_or_create(name=name)[0] for name in names}
 
 
+DEMO_RULES = """顧客情報の取扱いルール
+
+1. 顧客情報は、取り寄せ注文のご連絡とお渡しのためだけに使います。
+2. アカウントは本人専用です。パスワードや2段階認証のコードを人に教えません。
+3. 画面やリストを撮影・コピー・持ち出ししません。印刷物は使い終わったらすぐシュレッダーにかけます。
+4. 仕事に必要のない顧客情報は見ません。すべての閲覧は記録され、管理者が確認します。
+5. 席を離れるときはログアウトします。
+6. 漏えいのおそれに気づいたら、すぐ店長に報告します。
+"""
+
+
+def ensure_rules() -> None:
+    """Publish the demo handling rules once, as the demo manager."""
+    from privacy import accounts
+
+    if accounts.current_rules() is None:
+        accounts.publish_rules(text=DEMO_RULES, by=User.objects.get(username="yamada"))
+
+
+def ensure_authenticator(user) -> str | None:
+    """Demo only: enrol an authenticator for a role that needs two steps, and return its
+    secret so that the person trying the demo can add it to an app (or to oathtool)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return None
+    device = TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
+    return device.config_url.split("secret=")[1].split("&")[0]
+
+
 def ensure_staff(*, reset_passwords: bool = False) -> list[tuple[str, str | None, list[str]]]:
     """Create the demo staff once. Returns (username, new password or None, roles)."""
     groups = ensure_groups()

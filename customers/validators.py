@@ -24,7 +24,8 @@ def reject_control_characters(value: str) -> None:
 def reject_symbols(value: str) -> None:
     """Names hold letters, not emoji or pictographs."""
     for ch in value:
-        if unicodedata.category(ch) in {"So", "Sk", "Cs", "Co", "Cn"} and ch != "ー":
+        # So/Sk: emoji and symbols; Cf: invisible formatting such as right-to-left overrides.
+        if unicodedata.category(ch) in {"So", "Sk", "Cf", "Cs", "Co", "Cn"} and ch != "ー":
             raise ValidationError(
                 _("Use letters only; emoji and symbols are not allowed."), code="symbol"
             )

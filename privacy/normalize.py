@@ -10,7 +10,9 @@ import unicodedata
 import jaconv
 
 _SPACES_AND_HYPHENS = re.compile(r"[\s\-‐‑‒–—―−－﹣]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 control characters (tab, newline and carriage return excepted) and DEL. Bidirectional
+# marks are not stripped from free text: they are refused in names (customers.validators).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def text(value: str) -> str:

@@ -23,11 +23,24 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, customers, seed, if_empty, reset_passwords, **options):
+        from django.contrib.auth.models import User
+
+        from privacy import context
+
         staff = demo.ensure_staff(reset_passwords=reset_passwords)
         self.stdout.write(self.style.MIGRATE_HEADING("Demo staff accounts (user, role, password):"))
         for username, password, role_names in staff:
             shown = password or "(unchanged; --reset-passwords prints new ones)"
             self.stdout.write(f"  {username:12} {','.join(role_names):14} {shown}")
+        for username in ("yamada", "sato-admin"):
+            secret = demo.ensure_authenticator(User.objects.get(username=username))
+            if secret:
+                self.stdout.write(
+                    f"  {username} logs in with two steps: add the key {secret} to an "
+                    f"authenticator app (or run `oathtool --totp -b {secret}`)."
+                )
+        with context.scope():
+            demo.ensure_rules()
         if if_empty and Customer.objects.exists():
             self.stdout.write("Demo customers already exist; none added.")
             return

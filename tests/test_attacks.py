@@ -1,0 +1,159 @@
+"""The app under attack: id tampering, forged cross-site posts, hostile input."""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from customers import services
+from customers.models import Customer
+from privacy import access
+from tests.conftest import customer_data, login, order_data
+
+HOSTILE = [
+    "<script>alert('x')</script>",
+    "'; DROP TABLE customers_customer; --",
+    "\u202eエリカ\u202c",  # right-to-left override
+    "本😀📚",
+    "ｶﾀｶﾅ と ひらがな と 全角ＡＢＣ",
+    '" onmouseover="alert(1)',
+    "{{ request }} {% debug %}",
+]
+
+
+@pytest.fixture
+def two_customers(clerk, outsider_clerk):
+    """One customer the clerk may see, one only the outsider may see."""
+    mine = services.order_create_with_customer(actor=clerk, customer_data=customer_data(), order_data=order_data())
+    theirs = services.order_create_with_customer(
+        actor=outsider_clerk, customer_data=customer_data(phone="08099990000"), order_data=order_data()
+    )
+    for grant in access.active_grants(theirs.customer).filter(group__isnull=False):
+        access.revoke(grant, by=None)
+    return mine, theirs
+
+
+def id_taking_urls():
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, f"{prefix}{entry.namespace}:" if entry.namespace else prefix)
+            elif isinstance(entry, URLPattern) and entry.pattern.converters:
+                yield f"{prefix}{entry.name}"
+
+    return set(walk(get_resolver().url_patterns))
+
+
+TAMPER = {
+    # url name: (persona, method, path template using the other side's ids)
+    "customers:customer_detail": ("clerk", "get", "/customers/{customer}/"),
+    "customers:customer_edit": ("clerk", "post", "/customers/{customer}/edit/"),
+    "customers:order_new_for_customer": ("clerk", "post", "/customers/{customer}/orders/new/"),
+    "customers:order_transition": ("clerk", "post", "/orders/{order}/ordered/"),
+    "privacy:access_grant": ("manager", "post", "/customers/{customer}/access/grant/"),
+    "privacy:access_revoke": ("manager", "post", "/access/{grant}/revoke/"),
+    "staff_action": ("administrator", "post", "/staff/999999/deactivate/"),
+}
+
+
+def test_every_view_that_takes_an_id_is_in_the_tampering_table():
+    assert id_taking_urls() == set(TAMPER)
+
+
+@pytest.mark.parametrize("name", sorted(TAMPER))
+def test_another_customers_id_answers_404(request, two_customers, manager, name):
+    _mine, theirs = two_customers
+    persona, method, template = TAMPER[name]
+    client = login(Client(), request.getfixturevalue(persona))
+    grant = access.active_grants(theirs.customer).first()
+    path = template.format(customer=theirs.customer_id, order=theirs.pk, grant=grant.pk)
+    before = theirs.customer.version
+    response = getattr(client, method)(path, {"reason": "x", "user": manager.pk, "version": 1})
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == "requested"
+    assert Customer.objects.get(pk=theirs.customer_id).version == before
+
+
+POST_URLS = [
+    ("clerk", "/orders/new/"),
+    ("clerk", "/customers/search/"),
+    ("clerk", "/shipments/"),
+    ("clerk", "/customers/{customer}/edit/"),
+    ("clerk", "/customers/{customer}/orders/new/"),
+    ("clerk", "/orders/{order}/ordered/"),
+    ("manager", "/customers/{customer}/access/grant/"),
+    ("manager", "/access/{grant}/revoke/"),
+    ("manager", "/manager/find/"),
+    ("manager", "/manager/hours/"),
+    ("manager", "/rules/edit/"),
+    ("administrator", "/staff/"),
+    ("administrator", "/staff/{staff}/end_sessions/"),
+    ("clerk", "/account/2fa/setup/"),
+    ("clerk", "/account/2fa/verify/"),
+    ("clerk", "/rules/"),
+    ("clerk", "/logout/"),
+    (None, "/login/"),
+    (None, "/i18n/setlang/"),
+]
+
+
+@pytest.mark.parametrize(("persona", "template"), POST_URLS)
+def test_every_post_without_a_csrf_token_is_refused(request, order, persona, template):
+    client = Client(enforce_csrf_checks=True)
+    if persona:
+        login(client, request.getfixturevalue(persona))
+    grant = access.active_grants(order.customer).first()
+    path = template.format(customer=order.customer_id, order=order.pk, grant=grant.pk, staff=order.requested_by_id)
+    response = client.post(path, {"reason": "x", "phone": "09012345678", "language": "en"})
+    assert response.status_code == 403
+    order.refresh_from_db()
+    assert order.status == "requested"
+
+
+def test_every_post_url_of_the_project_is_in_the_csrf_list():
+    """Views that accept POST: a new one must be added to POST_URLS above."""
+    names = {
+        "customers:order_new", "customers:customer_search", "customers:shipment", "customers:customer_edit",
+        "customers:order_new_for_customer", "customers:order_transition", "privacy:access_grant",
+        "privacy:access_revoke", "privacy:find_any_customer", "privacy:hours_override", "rules_edit",
+        "staff_list", "staff_action", "two_factor_setup", "two_factor_verify", "rules_acknowledge",
+        "logout", "login", "set_language",
+    }
+    read_only = {"home", "customers:board", "customers:customer_detail", "privacy:audit_log", "privacy:audit_export"}
+
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, f"{prefix}{entry.namespace}:" if entry.namespace else prefix)
+            else:
+                yield f"{prefix}{entry.name}"
+
+    assert set(walk(get_resolver().url_patterns)) == names | read_only
+    assert len(POST_URLS) == len(names)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_come_back_escaped_and_intact(client, clerk, customer, value):
+    from tests.customers.test_concurrent_edits import edit_form
+
+    login(client, clerk)
+    loaded = Customer.objects.get(pk=customer.pk)
+    response = client.post(f"/customers/{customer.pk}/edit/", edit_form(loaded, notes=value, address=value))
+    assert response.status_code == 302
+    response = client.post(
+        f"/customers/{customer.pk}/orders/new/",
+        {"order-title": value, "order-author": value, "order-quantity": "1", "order-deposit_paid": "0"},
+    )
+    assert response.status_code == 302
+    from django.utils.html import escape
+
+    from privacy import normalize
+
+    expected = normalize.text(value)  # width and kana normalized (NFKC), nothing else changed
+    saved = Customer.objects.get(pk=customer.pk)
+    assert saved.notes == expected and saved.address == expected
+    assert saved.orders.latest("requested_at").title == expected
+    html = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert escape(expected) in html
+    if "<" in value or '"' in value:
+        assert value not in html  # never raw

@@ -1,0 +1,164 @@
+"""Property-based fuzzing of every form: whatever is typed, no 500; a refused form says why
+next to a field; nothing is half-saved."""
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from customers.models import Customer, SpecialOrder
+from privacy.models import AccessGrant, HoursOverride
+from tests.conftest import CANARIES, login
+
+TEXT = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=120),
+    st.sampled_from(["", " ", "０９０－１２３４－５６７８", "978-4-06-293450-3", "やまだ", "\x00", "'; --", "<b>", "9" * 400]),
+)
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+
+CUSTOMER_FIELDS = list(CANARIES) + ["preferred_contact"]
+ORDER_FIELDS = ["isbn", "title", "author", "publisher", "quantity", "deposit_paid"]
+
+
+def counts():
+    return Customer.objects.count(), SpecialOrder.objects.count()
+
+
+def assert_answered(response, *, form_names=()):
+    assert response.status_code in (200, 302, 403, 404), response.status_code
+    if response.status_code == 200 and response.context is not None:
+        for name in form_names:
+            form = response.context.get(name)
+            if form is not None and form.is_bound and not form.is_valid():
+                assert form.errors  # refused forms name what is wrong
+
+
+@pytest.fixture
+def clerk_client(clerk):
+    return login(Client(raise_request_exception=False), clerk)
+
+
+@FUZZ
+@given(values=st.fixed_dictionaries({name: TEXT for name in CUSTOMER_FIELDS + ORDER_FIELDS}))
+def test_the_new_order_form(clerk_client, values):
+    post = {f"customer-{k}": values[k] for k in CUSTOMER_FIELDS}
+    post.update({f"order-{k}": values[k] for k in ORDER_FIELDS})
+    post["action"] = "create"
+    before = counts()
+    response = clerk_client.post("/orders/new/", post)
+    assert_answered(response, form_names=("customer_form", "order_form"))
+    after = counts()
+    if response.status_code == 302:
+        assert after == (before[0] + 1, before[1] + 1)
+    else:
+        assert after == before  # nothing half-saved
+
+
+@FUZZ
+@given(phone=TEXT, kana=TEXT, last4=TEXT)
+def test_the_search_form(clerk_client, phone, kana, last4):
+    response = clerk_client.post("/customers/search/", {"phone": phone, "family_name_kana": kana, "last4": last4})
+    assert response.status_code == 200
+    form = response.context["search_form"]
+    assert form.is_valid() or form.errors
+
+
+@FUZZ
+@given(isbn=TEXT)
+def test_the_shipment_form(clerk_client, isbn):
+    response = clerk_client.post("/shipments/", {"isbn": isbn})
+    assert response.status_code == 200
+
+
+@FUZZ
+@given(values=st.fixed_dictionaries({name: TEXT for name in CUSTOMER_FIELDS}), version=TEXT)
+def test_the_correction_form(clerk_client, customer, values, version):
+    before = Customer.objects.get(pk=customer.pk).version
+    response = clerk_client.post(f"/customers/{customer.pk}/edit/", {**values, "version": version})
+    assert_answered(response, form_names=("form",))
+    after = Customer.objects.get(pk=customer.pk).version
+    assert after == (before + 1 if response.status_code == 302 else before)
+
+
+@FUZZ
+@given(values=st.fixed_dictionaries({name: TEXT for name in ORDER_FIELDS}))
+def test_the_order_form_for_a_returning_customer(clerk_client, customer, values):
+    before = counts()
+    response = clerk_client.post(f"/customers/{customer.pk}/orders/new/", {f"order-{k}": v for k, v in values.items()})
+    assert_answered(response, form_names=("order_form",))
+    assert counts()[1] == before[1] + (1 if response.status_code == 302 else 0)
+
+
+@FUZZ
+@given(step=st.sampled_from(["ordered", "arrived", "notified", "picked_up", "cancelled", "bogus"]), reason=TEXT, channel=TEXT, version=TEXT)
+def test_the_order_steps(clerk_client, order, step, reason, channel, version):
+    response = clerk_client.post(f"/orders/{order.pk}/{step}/", {"reason": reason, "channel": channel, "version": version})
+    assert response.status_code in (302, 404)
+
+
+@FUZZ
+@given(reason=TEXT, minutes=TEXT)
+def test_the_hours_override_form(manager, reason, minutes):
+    client = login(Client(raise_request_exception=False), manager)
+    before = HoursOverride.objects.count()
+    response = client.post("/manager/hours/", {"reason": reason, "minutes": minutes})
+    assert_answered(response, form_names=("form",))
+    assert HoursOverride.objects.count() == before + (1 if response.status_code == 302 else 0)
+
+
+@FUZZ
+@given(user=TEXT, group=TEXT, reason=TEXT)
+def test_the_grant_form(manager, customer, user, group, reason):
+    client = login(Client(raise_request_exception=False), manager)
+    before = AccessGrant.objects.count()
+    response = client.post(f"/customers/{customer.pk}/access/grant/", {"user": user, "group": group, "reason": reason})
+    assert response.status_code == 302
+    assert AccessGrant.objects.count() in (before, before + 1)
+
+
+@FUZZ
+@given(actor=TEXT, reference=TEXT, action=TEXT, date_from=TEXT, date_to=TEXT, page=TEXT)
+def test_the_audit_filters(administrator, actor, reference, action, date_from, date_to, page):
+    client = login(Client(raise_request_exception=False), administrator)
+    response = client.get(
+        "/audit/",
+        {"actor": actor, "reference": reference, "action": action, "date_from": date_from, "date_to": date_to, "page": page},
+    )
+    assert response.status_code == 200
+
+
+@FUZZ
+@given(username=TEXT, last_name=TEXT, first_name=TEXT, role=TEXT, valid_until=TEXT)
+def test_the_staff_form(administrator, username, last_name, first_name, role, valid_until):
+    from django.contrib.auth.models import User
+
+    client = login(Client(raise_request_exception=False), administrator)
+    before = User.objects.count()
+    response = client.post(
+        "/staff/",
+        {"username": username, "last_name": last_name, "first_name": first_name, "role": role, "valid_until": valid_until},
+    )
+    assert response.status_code == 200
+    created = response.context["new_account"] is not None
+    assert User.objects.count() == before + (1 if created else 0)
+
+
+@FUZZ
+@given(username=TEXT, password=TEXT)
+def test_the_login_form(db, username, password):
+    response = Client(raise_request_exception=False).post("/login/", {"username": username, "password": password})
+    assert response.status_code in (200, 403, 429)
+
+
+@FUZZ
+@given(token=TEXT)
+def test_the_second_step_form(manager, token):
+    client = Client(raise_request_exception=False)
+    client.force_login(manager)
+    response = client.post("/account/2fa/setup/", {"token": token})
+    assert response.status_code == 200
