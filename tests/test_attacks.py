@@ -23,9 +23,13 @@ HOSTILE = [
 @pytest.fixture
 def two_customers(clerk, outsider_clerk):
     """One customer the clerk may see, one only the outsider may see."""
-    mine = services.order_create_with_customer(actor=clerk, customer_data=customer_data(), order_data=order_data())
+    mine = services.order_create_with_customer(
+        actor=clerk, customer_data=customer_data(), order_data=order_data()
+    )
     theirs = services.order_create_with_customer(
-        actor=outsider_clerk, customer_data=customer_data(phone="08099990000"), order_data=order_data()
+        actor=outsider_clerk,
+        customer_data=customer_data(phone="08099990000"),
+        order_data=order_data(),
     )
     for grant in access.active_grants(theirs.customer).filter(group__isnull=False):
         access.revoke(grant, by=None)
@@ -36,7 +40,9 @@ def id_taking_urls():
     def walk(patterns, prefix=""):
         for entry in patterns:
             if isinstance(entry, URLResolver):
-                yield from walk(entry.url_patterns, f"{prefix}{entry.namespace}:" if entry.namespace else prefix)
+                yield from walk(
+                    entry.url_patterns, f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+                )
             elif isinstance(entry, URLPattern) and entry.pattern.converters:
                 yield f"{prefix}{entry.name}"
 
@@ -103,7 +109,9 @@ def test_every_post_without_a_csrf_token_is_refused(request, order, persona, tem
     if persona:
         login(client, request.getfixturevalue(persona))
     grant = access.active_grants(order.customer).first()
-    path = template.format(customer=order.customer_id, order=order.pk, grant=grant.pk, staff=order.requested_by_id)
+    path = template.format(
+        customer=order.customer_id, order=order.pk, grant=grant.pk, staff=order.requested_by_id
+    )
     response = client.post(path, {"reason": "x", "phone": "09012345678", "language": "en"})
     assert response.status_code == 403
     order.refresh_from_db()
@@ -113,18 +121,40 @@ def test_every_post_without_a_csrf_token_is_refused(request, order, persona, tem
 def test_every_post_url_of_the_project_is_in_the_csrf_list():
     """Views that accept POST: a new one must be added to POST_URLS above."""
     names = {
-        "customers:order_new", "customers:customer_search", "customers:shipment", "customers:customer_edit",
-        "customers:order_new_for_customer", "customers:order_transition", "privacy:access_grant",
-        "privacy:access_revoke", "privacy:find_any_customer", "privacy:hours_override", "rules_edit",
-        "staff_list", "staff_action", "two_factor_setup", "two_factor_verify", "rules_acknowledge",
-        "logout", "login", "set_language",
+        "customers:order_new",
+        "customers:customer_search",
+        "customers:shipment",
+        "customers:customer_edit",
+        "customers:order_new_for_customer",
+        "customers:order_transition",
+        "privacy:access_grant",
+        "privacy:access_revoke",
+        "privacy:find_any_customer",
+        "privacy:hours_override",
+        "rules_edit",
+        "staff_list",
+        "staff_action",
+        "two_factor_setup",
+        "two_factor_verify",
+        "rules_acknowledge",
+        "logout",
+        "login",
+        "set_language",
     }
-    read_only = {"home", "customers:board", "customers:customer_detail", "privacy:audit_log", "privacy:audit_export"}
+    read_only = {
+        "home",
+        "customers:board",
+        "customers:customer_detail",
+        "privacy:audit_log",
+        "privacy:audit_export",
+    }
 
     def walk(patterns, prefix=""):
         for entry in patterns:
             if isinstance(entry, URLResolver):
-                yield from walk(entry.url_patterns, f"{prefix}{entry.namespace}:" if entry.namespace else prefix)
+                yield from walk(
+                    entry.url_patterns, f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+                )
             else:
                 yield f"{prefix}{entry.name}"
 
@@ -138,11 +168,18 @@ def test_hostile_values_come_back_escaped_and_intact(client, clerk, customer, va
 
     login(client, clerk)
     loaded = Customer.objects.get(pk=customer.pk)
-    response = client.post(f"/customers/{customer.pk}/edit/", edit_form(loaded, notes=value, address=value))
+    response = client.post(
+        f"/customers/{customer.pk}/edit/", edit_form(loaded, notes=value, address=value)
+    )
     assert response.status_code == 302
     response = client.post(
         f"/customers/{customer.pk}/orders/new/",
-        {"order-title": value, "order-author": value, "order-quantity": "1", "order-deposit_paid": "0"},
+        {
+            "order-title": value,
+            "order-author": value,
+            "order-quantity": "1",
+            "order-deposit_paid": "0",
+        },
     )
     assert response.status_code == 302
     from django.utils.html import escape

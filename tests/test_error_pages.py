@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.utils import translation
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
+from django.utils import translation
 
 from tests.conftest import CANARIES, login
 
@@ -17,7 +17,9 @@ SECRET_VALUE = CANARIES["family_name"]
 
 
 def exploding_view(request):
-    raise ValueError(f"customer {SECRET_VALUE} broke the page")  # the worst case: a careless message
+    raise ValueError(
+        f"customer {SECRET_VALUE} broke the page"
+    )  # the worst case: a careless message
 
 
 def failing_query_view(request):
@@ -53,7 +55,9 @@ def test_a_500_shows_a_request_id_and_nothing_of_the_error(broken_urls, clerk, u
     for leak in (SECRET_VALUE, "Traceback", "SELECT", "no_such_table", "ValueError"):
         assert leak not in html
     with translation.override("ja"):
-        heading = translation.gettext("Something went wrong" if response.status_code == 500 else "Temporarily unavailable")
+        heading = translation.gettext(
+            "Something went wrong" if response.status_code == 500 else "Temporarily unavailable"
+        )
     assert heading in html and heading.isascii() is False
 
 
@@ -88,7 +92,13 @@ def test_a_database_that_is_down_gives_a_503(tmp_path):
         "BOOKSHOP_KEYRING": str(keyring),
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
     }
-    subprocess.run([sys.executable, "manage.py", "keys", "init"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+    subprocess.run(
+        [sys.executable, "manage.py", "keys", "init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )  # noqa: S603
     script = (
         "import django; django.setup()\n"
         "from django.conf import settings\n"
@@ -99,7 +109,14 @@ def test_a_database_that_is_down_gives_a_503(tmp_path):
         "html = response.content.decode()\n"
         "print(response.status_code, response['X-Request-ID'] in html, 'psycopg' in html or 'Traceback' in html)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # noqa: S603
     assert result.stdout.strip().splitlines()[-1:] == ["503 True False"], result.stderr[-3000:]
 
 

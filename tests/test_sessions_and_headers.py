@@ -80,7 +80,13 @@ def _production_env(tmp_path) -> dict:
     }
     for name in ("DJANGO_SECURE_SSL_REDIRECT", "DJANGO_EMAIL_BACKEND"):
         env.pop(name, None)
-    subprocess.run([sys.executable, "manage.py", "keys", "init"], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+    subprocess.run(
+        [sys.executable, "manage.py", "keys", "init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )  # noqa: S603
     return env
 
 
@@ -88,7 +94,11 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = _production_env(tmp_path)
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -101,17 +111,41 @@ def test_production_cookies_are_secure_host_prefixed_and_httponly(tmp_path):
         "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
         " s.SESSION_COOKIE_HTTPONLY, s.CSRF_COOKIE_HTTPONLY, s.SESSION_COOKIE_SAMESITE, s.SECURE_HSTS_SECONDS)"
     )
-    out = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    ).stdout.strip().splitlines()[-1].split()
-    assert out == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "True", "True", "Lax", "31536000"]
+    out = (
+        subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+        .split()
+    )
+    assert out == [
+        "__Host-sessionid",
+        "__Host-csrftoken",
+        "True",
+        "True",
+        "True",
+        "True",
+        "Lax",
+        "31536000",
+    ]
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env = _production_env(tmp_path)
     env.pop("DJANGO_SECRET_KEY")
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr

@@ -29,11 +29,17 @@ def test_the_second_of_two_edits_is_refused_and_nothing_is_overwritten(clerk, ma
     assert opened_by_first == opened_by_second
 
     loaded = Customer.objects.get(pk=customer.pk)
-    response = first.post(f"/customers/{customer.pk}/edit/", edit_form(loaded, phone="08012340000", version=opened_by_first))
+    response = first.post(
+        f"/customers/{customer.pk}/edit/",
+        edit_form(loaded, phone="08012340000", version=opened_by_first),
+    )
     assert response.status_code == 302
 
     second.cookies["django_language"] = "en"
-    response = second.post(f"/customers/{customer.pk}/edit/", edit_form(loaded, address="上書き住所", version=opened_by_second))
+    response = second.post(
+        f"/customers/{customer.pk}/edit/",
+        edit_form(loaded, address="上書き住所", version=opened_by_second),
+    )
     assert response.status_code == 200
     assert "Someone else changed this record" in response.content.decode()
     assert response.context["form"]["address"].value() == "上書き住所"  # what was typed stays
@@ -47,7 +53,9 @@ def test_the_second_of_two_edits_is_refused_and_nothing_is_overwritten(clerk, ma
 def test_a_correction_changes_only_the_fields_edited(clerk, customer):
     client = login(Client(), clerk)
     loaded = Customer.objects.get(pk=customer.pk)
-    client.post(f"/customers/{customer.pk}/edit/", edit_form(loaded, phone="０８０－１１１１－２２２２"))
+    client.post(
+        f"/customers/{customer.pk}/edit/", edit_form(loaded, phone="０８０－１１１１－２２２２")
+    )
     saved = Customer.objects.get(pk=customer.pk)
     assert saved.phone == "08011112222"
     assert saved.email == loaded.email and saved.notes == loaded.notes
@@ -55,7 +63,9 @@ def test_a_correction_changes_only_the_fields_edited(clerk, customer):
 
 def test_a_stale_click_on_the_board_is_refused(clerk, manager, order):
     first, second = login(Client(), clerk), login(Client(), manager)
-    first.post(f"/orders/{order.pk}/cancelled/", {"reason": "changed mind", "version": order.version})
+    first.post(
+        f"/orders/{order.pk}/cancelled/", {"reason": "changed mind", "version": order.version}
+    )
     second.cookies["django_language"] = "en"
     response = second.post(f"/orders/{order.pk}/ordered/", {"version": order.version}, follow=True)
     order.refresh_from_db()

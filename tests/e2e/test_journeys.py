@@ -84,6 +84,36 @@ def test_a_clerk_serves_a_returning_customer_from_order_to_pickup(journey, clerk
     journey.shot("picked-up")
 
 
+def authenticator_for(user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+
+
+def test_the_manager_logs_in_with_two_steps_and_corrects_a_phone_number(journey, manager, order):
+    customer = order.customer
+    page = journey.page
+    journey.login("manager", PASSWORD, authenticator=authenticator_for(manager))
+    page.wait_for_url(re.compile(r"/board/$"))
+    journey.shot("board")
+
+    journey.go(f"/customers/{customer.pk}/")
+    page.click(f"text={ja('Correct details')}")
+    page.fill("#id_phone", "０８０－２２２２－３３３３")
+    journey.shot("correction-typed")
+    page.click("button.primary")
+    page.wait_for_url(re.compile(rf"/customers/{customer.pk}/$"))
+    assert "080-2222-3333" in page.locator("dl.details").inner_text()
+    journey.shot("corrected")
+    customer.refresh_from_db()
+    assert customer.phone == "08022223333"
+    update = AuditLogEntry.objects.filter(
+        object_pk=str(customer.pk), action=AuditLogEntry.Action.UPDATE
+    ).latest("seq")
+    assert set(update.changes) == {"phone", "version"}
+    assert "08022223333" not in str(update.changes)
+
+
 def test_the_administrator_finds_the_reads_of_a_customer_but_not_the_customer(
     journey, clerk, administrator, order
 ):
@@ -95,7 +125,7 @@ def test_the_administrator_finds_the_reads_of_a_customer_but_not_the_customer(
     journey.shot("clerk-reads-customer")
     page.click("form.inline button.link")  # log out
 
-    journey.login("admin", PASSWORD)
+    journey.login("admin", PASSWORD, authenticator=authenticator_for(administrator))
     page.wait_for_url(re.compile(r"/audit/$"))
     journey.shot("audit-log")
     page.fill("#id_reference", customer.reference)

@@ -51,9 +51,16 @@ def _dump_database(tmp_path) -> bytes:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_canary_reaches_the_database_or_the_logs(
-    transactional_audit, client, clerk, tmp_path, caplog
+def test_no_canary_leaks_from_the_main_flows(
+    transactional_audit, client, clerk, administrator, outsider_clerk, tmp_path, caplog
 ):
+    """Seed unique values into every personal field, run the main flows, then search the
+    database dump, the logs, the audit log, error pages, the administrator's pages and the
+    mail outbox. The only place they may appear is the intended decrypted view."""
+    from django.core import mail
+    from django.test import Client
+
+    from customers.models import Customer, SpecialOrder
     from tests.conftest import login
 
     caplog.set_level(logging.DEBUG)
@@ -62,7 +69,7 @@ def test_no_canary_reaches_the_database_or_the_logs(
     post.update({f"order-{k}": v for k, v in ORDER_CANARIES.items()})
     post.update(
         {
-            "customer-preferred_contact": "email",
+            "customer-preferred_contact": "phone",
             "order-quantity": "1",
             "order-deposit_paid": "0",
             "action": "create",
@@ -70,15 +77,39 @@ def test_no_canary_reaches_the_database_or_the_logs(
     )
     response = client.post("/orders/new/", post)
     assert response.status_code == 302, response.content.decode()[:2000]
+    customer = Customer.objects.get()
+    order = SpecialOrder.objects.get()
     detail = client.get(response["Location"])
     assert CANARIES["address"] in detail.content.decode()  # the intended decrypted view
-    client.post("/board/")
-    client.get("/board/")
+
+    client.post("/customers/search/", {"phone": CANARIES["phone"]})
+    client.post(
+        "/customers/search/",
+        {"family_name_kana": CANARIES["family_name_kana"], "last4": CANARIES["phone"][-4:]},
+    )
+    client.post("/shipments/", {"isbn": ORDER_CANARIES["isbn"]})
+    for step, data in [("ordered", {}), ("arrived", {}), ("notified", {"channel": "phone"})]:
+        client.post(f"/orders/{order.pk}/{step}/", data)
+    edit = client.get(f"/customers/{customer.pk}/edit/")
+    assert edit.status_code == 200
+
+    outputs = []
+    outsider = login(Client(), outsider_clerk)
+    for url in [f"/customers/{customer.pk}/", f"/customers/{customer.pk}/edit/"]:
+        refused = outsider.get(url)
+        assert refused.status_code == 404
+        outputs.append(refused.content.decode())
+    admin = login(Client(), administrator)
+    outputs.append(admin.get("/audit/").content.decode())
+    outputs.append(b"".join(admin.get("/audit/export.csv").streaming_content).decode())
+    outputs.append(admin.get(f"/customers/{customer.pk}/").content.decode())
+    outputs.extend(message.body + message.subject for message in mail.outbox)
 
     dump = _dump_database(tmp_path)
     assert len(dump) > 10_000
     for needle in _needles():
         assert needle not in dump, needle.decode("utf-8", "replace")
-    log_text = caplog.text
     for value in ALL_CANARIES:
-        assert value not in log_text
+        assert value not in caplog.text
+        for text in outputs:
+            assert value not in text

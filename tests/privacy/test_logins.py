@@ -55,7 +55,9 @@ def test_the_administrator_releases_a_lockout_and_it_is_logged(client, clerk, ad
     assert AuditLogEntry.objects.filter(event="auth.lockout.released", actor=administrator).exists()
 
 
-def test_a_deactivated_account_cannot_log_in_and_its_sessions_end_at_once(client, clerk, administrator):
+def test_a_deactivated_account_cannot_log_in_and_its_sessions_end_at_once(
+    client, clerk, administrator
+):
     login(client, clerk)
     assert is_logged_in(client)
     admin = login(Client(), administrator)
@@ -85,7 +87,11 @@ def test_passwords_are_hashed_with_argon2id_in_production():
     from bookshop import settings as production
 
     assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
-    assert Argon2PasswordHasher().encode("a long passphrase", Argon2PasswordHasher().salt()).startswith("argon2$argon2id$")
+    assert (
+        Argon2PasswordHasher()
+        .encode("a long passphrase", Argon2PasswordHasher().salt())
+        .startswith("argon2$argon2id$")
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +114,13 @@ def test_the_administrator_creates_a_personal_account_with_an_end_date(administr
     client = login(Client(), administrator)
     response = client.post(
         "/staff/",
-        {"username": "contractor", "last_name": "外部", "first_name": "保守", "role": "clerk", "valid_until": "2030-01-31"},
+        {
+            "username": "contractor",
+            "last_name": "外部",
+            "first_name": "保守",
+            "role": "clerk",
+            "valid_until": "2030-01-31",
+        },
     )
     assert response.status_code == 200
     password = response.context["new_account"]["password"]
