@@ -52,7 +52,7 @@ def two_factor_setup(request):
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"]):
             device.confirmed = True
@@ -96,7 +96,7 @@ def _new_recovery_codes(user) -> list[str]:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def two_factor_verify(request):
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         device = match_token(request.user, form.cleaned_data["token"])
         if device is not None:
@@ -123,7 +123,7 @@ def rules_acknowledge(request):
     rules = accounts.current_rules()
     if rules is None:
         return redirect("home")
-    form = AcknowledgeForm(request.POST or None)
+    form = AcknowledgeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         accounts.acknowledge(request.user, rules)
         return redirect(_next_or(request, "home"))
@@ -140,7 +140,10 @@ def rules_acknowledge(request):
 @require_http_methods(["GET", "POST"])
 def rules_edit(request):
     current = accounts.current_rules()
-    form = RulesForm(request.POST or None, initial={"text": current.text if current else ""})
+    form = RulesForm(
+        request.POST if request.method == "POST" else None,
+        initial={"text": current.text if current else ""},
+    )
     if request.method == "POST" and form.is_valid():
         rules = accounts.publish_rules(text=form.cleaned_data["text"], by=request.user)
         accounts.acknowledge(request.user, rules)
@@ -159,7 +162,7 @@ def rules_edit(request):
 def staff_list(request):
     from axes.models import AccessAttempt
 
-    form = StaffCreateForm(request.POST or None)
+    form = StaffCreateForm(request.POST if request.method == "POST" else None)
     new_account = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -123,7 +123,7 @@ def _uuid_or_none(value):
 @manager_only
 @require_http_methods(["GET", "POST"])
 def hours_override(request):
-    form = OverrideForm(request.POST or None)
+    form = OverrideForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         override = hours.open_override(
             by=request.user,

@@ -202,3 +202,48 @@ def test_the_second_step_form(manager, token):
     client.force_login(manager)
     response = client.post("/account/2fa/setup/", {"token": token})
     assert response.status_code == 200
+
+
+@FUZZ
+@given(text=TEXT)
+def test_the_rules_form(manager, text):
+    from privacy.models import HandlingRules
+
+    client = login(Client(raise_request_exception=False), manager)
+    before = HandlingRules.objects.count()
+    response = client.post("/rules/edit/", {"text": text})
+    assert_answered(response, form_names=("form",))
+    assert HandlingRules.objects.count() == before + (1 if response.status_code == 302 else 0)
+
+
+@FUZZ
+@given(
+    phone=TEXT,
+    kana=TEXT,
+    last4=TEXT,
+    action=st.sampled_from(["search", "grant_self", "", "x"]),
+    target=TEXT,
+    reason=TEXT,
+)
+def test_the_managers_lookup(manager, phone, kana, last4, action, target, reason):
+    client = login(Client(raise_request_exception=False), manager)
+    response = client.post(
+        "/manager/find/",
+        {
+            "action": action,
+            "phone": phone,
+            "family_name_kana": kana,
+            "last4": last4,
+            "customer": target,
+            "reason": reason,
+        },
+    )
+    assert response.status_code in (200, 302, 404)
+
+
+@FUZZ
+@given(valid_until=TEXT, action=st.sampled_from(["end_date", "release", "end_sessions", "bogus"]))
+def test_the_staff_actions(administrator, clerk, valid_until, action):
+    client = login(Client(raise_request_exception=False), administrator)
+    response = client.post(f"/staff/{clerk.pk}/{action}/", {"valid_until": valid_until})
+    assert response.status_code in (302, 404)
