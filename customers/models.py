@@ -159,6 +159,7 @@ class SpecialOrder(models.Model):
             models.CheckConstraint(
                 condition=models.Q(quantity__gte=1, quantity__lte=99),
                 name="order_quantity_1_to_99",
+                violation_error_message=_("The quantity must be between 1 and 99."),
             ),
         ]
 

@@ -12,6 +12,7 @@ from tests.conftest import CANARIES, login
 
 TEXT = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs",)), max_size=120),
+    st.integers(min_value=-(10**6), max_value=10**7).map(str),
     st.sampled_from(
         [
             "",
@@ -26,6 +27,8 @@ TEXT = st.one_of(
         ]
     ),
 )
+# Numbers near the edges, as well as anything else.
+NUMBER = st.one_of(st.integers(min_value=-3, max_value=120).map(str), TEXT)
 FUZZ = settings(
     max_examples=25,
     deadline=None,
@@ -100,7 +103,11 @@ def test_the_correction_form(clerk_client, customer, values, version):
 
 
 @FUZZ
-@given(values=st.fixed_dictionaries(dict.fromkeys(ORDER_FIELDS, TEXT)))
+@given(
+    values=st.fixed_dictionaries(
+        {name: NUMBER if name in ("quantity", "deposit_paid") else TEXT for name in ORDER_FIELDS}
+    )
+)
 def test_the_order_form_for_a_returning_customer(clerk_client, customer, values):
     before = counts()
     response = clerk_client.post(

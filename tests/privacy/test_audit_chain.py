@@ -68,6 +68,24 @@ def test_a_deleted_entry_is_named(order, checkpoint_file):
         verify()
 
 
+def test_a_rewritten_entry_with_a_patched_link_is_still_caught(order, checkpoint_file):
+    """An attacker who knows the algorithm rewrites one entry, recomputes its hash and
+    patches the next entry's link: the next entry's own hash covers the link, so it shows."""
+    from privacy import audit_chain
+
+    some_entries()
+    target = AuditLogEntry.objects.get(event="tests.event", additional_data__i=2)
+    target.additional_data = {"i": 99}
+    forged = audit_chain.entry_hash(target.prev_hash, target)
+    raw(
+        "UPDATE privacy_auditlogentry SET additional_data = %s, entry_hash = %s WHERE seq = %s",
+        ['{"i": 99}', forged, target.seq],
+    )
+    raw("UPDATE privacy_auditlogentry SET prev_hash = %s WHERE seq = %s", [forged, target.seq + 1])
+    with pytest.raises(CommandError, match=rf"entry {target.seq + 1} was changed"):
+        verify()
+
+
 def test_a_cut_off_tail_is_found_through_the_signed_checkpoint(order, checkpoint_file):
     some_entries()
     call_command("audit_checkpoint")
