@@ -3,10 +3,17 @@ from django.urls import include, path
 
 from bookshop import views
 from privacy import account_views
+from privacy.account_forms import StaffLoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=StaffLoginForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/2fa/setup/", account_views.two_factor_setup, name="two_factor_setup"),
     path("account/2fa/verify/", account_views.two_factor_verify, name="two_factor_verify"),

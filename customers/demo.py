@@ -145,6 +145,10 @@ def seed_customers(count: int, *, seed: int | None = None) -> int:
                 "notes": "",
             }
             customer = services.customer_create(actor=clerk, data=customer_data)
+            notice = {
+                "method": rng.choice(["screen", "printed", "read_aloud"]),
+                "choices": {"new_release_info": rng.random() < 0.3},
+            }
             for _ in range(rng.randint(1, 3)):
                 title, author, publisher = rng.choice(BOOKS)
                 order = services.order_create(
@@ -158,7 +162,9 @@ def seed_customers(count: int, *, seed: int | None = None) -> int:
                         "quantity": 1,
                         "deposit_paid": rng.choice([0, 0, 500, 1000]),
                     },
+                    notice=notice,
                 )
+                notice = None  # told once, at the first order
                 for step in rng.choice(steps):
                     if step == "notify":
                         services.order_notify(

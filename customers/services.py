@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.models import OPEN_STATUSES, ContactChannel, Customer, OrderStatus, SpecialOrder
-from privacy import access, audit
+from privacy import access, audit, purposes
 
 
 class OrderError(Exception):
@@ -66,9 +66,22 @@ def customer_create(*, actor, data: dict) -> Customer:
 
 
 @transaction.atomic
-def order_create(*, actor, customer: Customer, data: dict) -> SpecialOrder:
+def order_create(
+    *, actor, customer: Customer, data: dict, notice: dict | None = None
+) -> SpecialOrder:
     """Record a special order for a customer the clerk may see (or has just created); the
-    clerk and the counter team get access to the customer while the order is open."""
+    clerk and the counter team get access to the customer while the order is open.
+
+    ``notice`` ({"method", "choices"}) records that the customer was told the current
+    purposes just now; without it, the customer must have been told before."""
+    if notice is not None:
+        purposes.record_notice(
+            customer, method=notice["method"], choices=notice["choices"], by=actor
+        )
+    try:
+        purposes.check(customer, purposes.ORDER_CONTACT)
+    except purposes.PurposeNotPermitted as refused:
+        raise OrderError(str(refused)) from None
     order = SpecialOrder(customer=customer, requested_by=actor, requested_at=timezone.now(), **data)
     order.full_clean(exclude=["customer", "requested_by"])
     order.save()
@@ -80,10 +93,13 @@ def order_create(*, actor, customer: Customer, data: dict) -> SpecialOrder:
 
 
 @transaction.atomic
-def order_create_with_customer(*, actor, customer_data: dict, order_data: dict) -> SpecialOrder:
-    """A new customer and their first order, saved together or not at all."""
+def order_create_with_customer(
+    *, actor, customer_data: dict, order_data: dict, notice: dict
+) -> SpecialOrder:
+    """A new customer, the record that they were told the purposes, and their first order:
+    saved together or not at all."""
     customer = customer_create(actor=actor, data=customer_data)
-    return order_create(actor=actor, customer=customer, data=order_data)
+    return order_create(actor=actor, customer=customer, data=order_data, notice=notice)
 
 
 def _transition(order_id, *, actor, target: str, expected_version=None, **changes) -> SpecialOrder:
@@ -137,8 +153,17 @@ def order_notify(*, actor, order_id, channel: str, expected_version=None) -> Spe
     if channel not in ContactChannel.values:
         raise OrderError(_("Choose how the customer was told."))
     order = _transition(
-        order_id, actor=actor, target=OrderStatus.NOTIFIED, notified_channel=channel
+        order_id,
+        actor=actor,
+        target=OrderStatus.NOTIFIED,
+        expected_version=expected_version,
+        notified_channel=channel,
     )
+    if channel != ContactChannel.COUNTER:  # told in person when they came in: no contact
+        try:
+            purposes.check(order.customer, purposes.ARRIVAL_NOTICE)
+        except purposes.PurposeNotPermitted as refused:
+            raise OrderError(str(refused)) from None
     if channel == ContactChannel.EMAIL:
         if not order.customer.email:
             raise OrderError(_("This customer has no email address on record."))
@@ -201,3 +226,14 @@ def send_arrival_notice(*, order_id) -> None:
         target=customer,
         data={"order": order.reference, "channel": "email"},
     )
+
+
+def new_release_mail(*, actor, customer_id, subject: str, body: str) -> None:
+    """Send news of a new release to one customer: only to a customer who said yes to it
+    and has not asked us to stop."""
+    customer = Customer.objects.get(pk=customer_id)
+    purposes.check(customer, purposes.NEW_RELEASE_INFO)
+    if not customer.email:
+        raise OrderError(_("This customer has no email address on record."))
+    EmailMessage(subject=subject, body=body, to=[customer.email]).send(fail_silently=False)
+    audit.record("customers.customer.new_release_mail", target=customer, actor=actor)

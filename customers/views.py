@@ -2,6 +2,7 @@
 and render."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -19,8 +20,8 @@ from customers.forms import (
     ShipmentForm,
 )
 from customers.models import OrderStatus
-from privacy import access, audit, roles
-from privacy.forms import GrantForm
+from privacy import access, audit, purposes, roles
+from privacy.forms import GrantForm, NoticeForm
 
 counter_only = roles.role_required(*roles.COUNTER)
 
@@ -85,10 +86,14 @@ def customer_search(request):
 @counter_only
 @require_http_methods(["GET", "POST"])
 def order_new(request):
-    """Find the customer, or create a new one together with the order in one save."""
+    """Find the customer, or create a new one together with the order in one save. The
+    current purposes are shown before anything is saved, and how the customer was told them
+    is recorded with the order."""
+    notice = purposes.current_notice()
     search_form = CustomerSearchForm()
     customer_form = CustomerForm(prefix="customer")
     order_form = OrderForm(prefix="order")
+    notice_form = NoticeForm(prefix="notice", notice=notice)
     matches = None
     if request.method == "POST" and request.POST.get("action") == "search":
         search_form = CustomerSearchForm(request.POST)
@@ -96,14 +101,23 @@ def order_new(request):
     elif request.method == "POST":
         customer_form = CustomerForm(request.POST, prefix="customer")
         order_form = OrderForm(request.POST, prefix="order")
-        if customer_form.is_valid() and order_form.is_valid():
-            order = services.order_create_with_customer(
-                actor=request.user,
-                customer_data=customer_form.cleaned_data,
-                order_data=order_form.cleaned_data,
-            )
-            messages.success(request, _("Special order %(ref)s saved.") % {"ref": order.reference})
-            return redirect("customers:customer_detail", pk=order.customer_id)
+        notice_form = NoticeForm(request.POST, prefix="notice", notice=notice)
+        forms_valid = [f.is_valid() for f in (customer_form, order_form, notice_form)]
+        if all(forms_valid):
+            try:
+                order = services.order_create_with_customer(
+                    actor=request.user,
+                    customer_data=customer_form.cleaned_data,
+                    order_data=order_form.cleaned_data,
+                    notice=notice_form.notice_data(),
+                )
+            except (services.OrderError, ValidationError) as error:
+                _refused(order_form, error)
+            else:
+                messages.success(
+                    request, _("Special order %(ref)s saved.") % {"ref": order.reference}
+                )
+                return redirect("customers:customer_detail", pk=order.customer_id)
     return render(
         request,
         "customers/order_new.html",
@@ -111,23 +125,48 @@ def order_new(request):
             "search_form": search_form,
             "customer_form": customer_form,
             "order_form": order_form,
+            "notice_form": notice_form,
+            "notice": notice,
             "matches": matches,
         },
     )
+
+
+def _refused(form, error) -> None:
+    """A service refused the save (nothing was saved): show why on the form."""
+    for message in getattr(error, "messages", None) or [str(error)]:
+        form.add_error(None, message)
 
 
 @never_cache
 @counter_only
 @require_http_methods(["GET", "POST"])
 def order_new_for_customer(request, pk):
+    """A returning customer's order. A customer never told the current purposes (imported,
+    or told under an older notice) is told now, before the order is saved."""
     customer = selectors.get_customer_for_user(request.user, pk)
-    order_form = OrderForm(request.POST if request.method == "POST" else None, prefix="order")
-    if request.method == "POST" and order_form.is_valid():
-        order = services.order_create(
-            actor=request.user, customer=customer, data=order_form.cleaned_data
-        )
-        messages.success(request, _("Special order %(ref)s saved.") % {"ref": order.reference})
-        return redirect("customers:customer_detail", pk=customer.pk)
+    notice = purposes.current_notice()
+    ask_notice = purposes.needs_notice(customer)
+    data = request.POST if request.method == "POST" else None
+    order_form = OrderForm(data, prefix="order")
+    notice_form = NoticeForm(data, prefix="notice", notice=notice) if ask_notice else None
+    if (
+        request.method == "POST"
+        and order_form.is_valid()
+        and (not ask_notice or notice_form.is_valid())
+    ):
+        try:
+            order = services.order_create(
+                actor=request.user,
+                customer=customer,
+                data=order_form.cleaned_data,
+                notice=notice_form.notice_data() if ask_notice else None,
+            )
+        except (services.OrderError, ValidationError) as error:
+            _refused(order_form, error)
+        else:
+            messages.success(request, _("Special order %(ref)s saved.") % {"ref": order.reference})
+            return redirect("customers:customer_detail", pk=customer.pk)
     audit.record_reads(
         [customer],
         actor=request.user,
@@ -137,7 +176,12 @@ def order_new_for_customer(request, pk):
     return render(
         request,
         "customers/order_new_for_customer.html",
-        {"customer": customer, "order_form": order_form},
+        {
+            "customer": customer,
+            "order_form": order_form,
+            "notice_form": notice_form,
+            "notice": notice,
+        },
     )
 
 

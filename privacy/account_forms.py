@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
@@ -75,3 +76,18 @@ class EndDateForm(forms.Form):
     valid_until = forms.DateField(
         label=_("Account ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+class StaffLoginForm(AuthenticationForm):
+    """Django's login form, refusing an over-long username before it reaches the database
+    (django-axes records failed usernames in a 255-character column)."""
+
+    def clean_username(self):
+        username = self.cleaned_data.get("username") or ""
+        if len(username) > User._meta.get_field("username").max_length:
+            raise forms.ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+        return username

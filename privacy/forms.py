@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from privacy import normalize
 from privacy.audit_review import ACTION_FILTERS, customer_reference_filter
+from privacy.models import NoticeMethod
 
 
 class ReasonField(forms.CharField):
@@ -94,3 +95,33 @@ class AuditFilterForm(forms.Form):
         ):
             self.add_error("date_to", _("The end date is before the start date."))
         return cleaned
+
+
+class NoticeForm(forms.Form):
+    """The clerk records how the customer was told the purposes, and the customer's choices
+    for the optional ones (off unless the customer says yes)."""
+
+    method = forms.ChoiceField(
+        label=_("How the customer was told the purposes"),
+        choices=[("", "---------")] + list(NoticeMethod.choices),
+    )
+
+    def __init__(self, *args, notice=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.utils import translation
+
+        self.notice = notice
+        language = "ja" if translation.get_language() == "ja" else "en"
+        for purpose in notice.purposes if notice else []:
+            if purpose.get("optional"):
+                self.fields[f"opt_{purpose['code']}"] = forms.BooleanField(
+                    label=purpose[language], required=False, initial=False
+                )
+
+    def notice_data(self) -> dict:
+        choices = {
+            name.removeprefix("opt_"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("opt_")
+        }
+        return {"method": self.cleaned_data["method"], "choices": choices}

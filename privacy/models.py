@@ -199,3 +199,77 @@ class RulesAcknowledgement(models.Model):
 
     def __str__(self):
         return f"RulesAcknowledgement v{self.rules.version} by {self.user_id}"
+
+
+class NoticeMethod(models.TextChoices):
+    SCREEN = "screen", _("Shown on the screen")
+    PRINTED = "printed", _("Printed notice handed over")
+    READ_ALOUD = "read_aloud", _("Read aloud")
+
+
+class PurposeNotice(models.Model):
+    """A version of the purpose-of-use notice (利用目的の通知). ``purposes`` is a list of
+    {"code", "ja", "en", "optional"}; an optional purpose needs the customer's yes."""
+
+    version = models.PositiveIntegerField(unique=True)
+    text_ja = models.TextField(_("notice (Japanese)"))
+    text_en = models.TextField(_("notice (English)"))
+    purposes = models.JSONField(default=list)
+    effective_from = models.DateField(_("effective from"))
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self):
+        return f"PurposeNotice v{self.version}"
+
+    @property
+    def codes(self) -> set[str]:
+        return {p["code"] for p in self.purposes}
+
+    @property
+    def optional_codes(self) -> set[str]:
+        return {p["code"] for p in self.purposes if p.get("optional")}
+
+
+class NoticeRecord(models.Model):
+    """How and when one customer was told the purposes, and what they chose."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="notice_records"
+    )
+    notice = models.ForeignKey(PurposeNotice, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(max_length=12, choices=NoticeMethod.choices)
+    choices = models.JSONField(default=dict)
+    told_at = models.DateTimeField(default=timezone.now)
+    told_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "-told_at"])]
+
+    def __str__(self):
+        return f"NoticeRecord {self.pk}"
+
+
+class PurposeSuspension(models.Model):
+    """The customer asked to stop one use of their data (利用停止)."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="suspensions"
+    )
+    purpose = models.CharField(max_length=40)
+    since = models.DateTimeField(default=timezone.now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self):
+        return f"PurposeSuspension {self.purpose}"

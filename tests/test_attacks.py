@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from customers import services
 from customers.models import Customer
 from privacy import access
-from tests.conftest import customer_data, login, order_data
+from tests.conftest import TOLD, customer_data, login, order_data
 
 HOSTILE = [
     "<script>alert('x')</script>",
@@ -24,9 +24,10 @@ HOSTILE = [
 def two_customers(clerk, outsider_clerk):
     """One customer the clerk may see, one only the outsider may see."""
     mine = services.order_create_with_customer(
-        actor=clerk, customer_data=customer_data(), order_data=order_data()
+        notice=TOLD, actor=clerk, customer_data=customer_data(), order_data=order_data()
     )
     theirs = services.order_create_with_customer(
+        notice=TOLD,
         actor=outsider_clerk,
         customer_data=customer_data(phone="08099990000"),
         order_data=order_data(),

@@ -64,6 +64,7 @@ def test_the_new_order_form(clerk_client, values):
     post = {f"customer-{k}": values[k] for k in CUSTOMER_FIELDS}
     post.update({f"order-{k}": values[k] for k in ORDER_FIELDS})
     post["action"] = "create"
+    post["notice-method"] = values.get("notice_method", "screen")
     before = counts()
     response = clerk_client.post("/orders/new/", post)
     assert_answered(response, form_names=("customer_form", "order_form"))

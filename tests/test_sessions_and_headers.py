@@ -78,7 +78,7 @@ def _production_env(tmp_path) -> dict:
         "BOOKSHOP_KEYRING": str(keyring),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
     }
-    for name in ("DJANGO_SECURE_SSL_REDIRECT", "DJANGO_EMAIL_BACKEND"):
+    for name in ("DJANGO_SECURE_SSL_REDIRECT", "DJANGO_EMAIL_BACKEND", "DJANGO_ALLOW_ASYNC_UNSAFE"):
         env.pop(name, None)
     subprocess.run(
         [sys.executable, "manage.py", "keys", "init"],

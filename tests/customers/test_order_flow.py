@@ -2,7 +2,7 @@ import pytest
 from django.core import mail
 
 from customers.models import Customer, OrderStatus, SpecialOrder
-from tests.conftest import CANARIES, ORDER_CANARIES, login
+from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, login
 
 
 def new_order_post(**overrides):
@@ -11,6 +11,7 @@ def new_order_post(**overrides):
     post.update(
         {
             "action": "create",
+            "notice-method": "screen",
             "customer-preferred_contact": "email",
             "order-quantity": "1",
             "order-deposit_paid": "500",
@@ -99,6 +100,7 @@ def test_notifying_by_email_without_an_address_is_refused(client, clerk):
     from tests.conftest import customer_data, order_data
 
     order = services.order_create_with_customer(
+        notice=TOLD,
         actor=clerk,
         customer_data=customer_data(email="", preferred_contact="phone"),
         order_data=order_data(),

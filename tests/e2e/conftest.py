@@ -3,16 +3,11 @@
 Skipped, with the reason, where chromium or Playwright is missing (.ci/run installs chromium).
 """
 
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# between browser steps are still plain synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -71,6 +66,13 @@ class Journey:
             self.page.fill("#id_token", f"{code:06d}")
             self.shot(f"second-step-{username}")
             self.page.click("button.primary")
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    """Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    between browser steps are still plain synchronous calls. Only for these tests."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture

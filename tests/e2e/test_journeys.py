@@ -8,7 +8,7 @@ from django.utils import translation
 from customers import services
 from customers.models import OrderStatus, SpecialOrder
 from privacy.models import AuditLogEntry
-from tests.conftest import PASSWORD, customer_data, order_data
+from tests.conftest import PASSWORD, TOLD, customer_data, order_data
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,6 +23,7 @@ def ja(text: str) -> str:
 
 def test_a_clerk_serves_a_returning_customer_from_order_to_pickup(journey, clerk):
     returning = services.order_create_with_customer(
+        notice=TOLD,
         actor=clerk,
         customer_data=customer_data(
             family_name="山田", family_name_kana="ヤマダ", phone="09012345678"

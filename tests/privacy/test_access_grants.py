@@ -7,7 +7,7 @@ from django.utils import timezone
 from customers import selectors, services
 from privacy import access
 from privacy.models import AccessGrant, AuditLogEntry, GrantKind
-from tests.conftest import customer_data, login, order_data
+from tests.conftest import TOLD, customer_data, login, order_data
 
 
 def close(order, clerk):
@@ -24,6 +24,7 @@ def test_a_clerk_sees_only_granted_customers_on_board_search_and_counts(
     client, clerk, outsider_clerk, order
 ):
     mine = services.order_create_with_customer(
+        notice=TOLD,
         actor=outsider_clerk,
         customer_data=customer_data(phone="08022223333"),
         order_data=order_data(),
@@ -108,6 +109,7 @@ def test_the_manager_finds_an_ungranted_customer_and_grants_themselves(
     client, manager, outsider_clerk
 ):
     hidden = services.order_create_with_customer(
+        notice=TOLD,
         actor=outsider_clerk,
         customer_data=customer_data(phone="08055556666"),
         order_data=order_data(),

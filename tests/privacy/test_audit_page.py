@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from privacy import audit
 from privacy.models import AuditLogEntry
-from tests.conftest import CANARIES, ORDER_CANARIES, login
+from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, login
 
 
 def test_the_administrator_sees_references_never_names(client, administrator, clerk, customer):
@@ -26,7 +26,10 @@ def test_filters_by_customer_reference_staff_and_action(
     from tests.conftest import customer_data, order_data
 
     other = services.order_create_with_customer(
-        actor=manager, customer_data=customer_data(phone="08077778888"), order_data=order_data()
+        notice=TOLD,
+        actor=manager,
+        customer_data=customer_data(phone="08077778888"),
+        order_data=order_data(),
     ).customer
     login(client, clerk)
     client.get(f"/customers/{customer.pk}/")
@@ -81,6 +84,7 @@ def test_many_reads_in_a_short_time_are_flagged(client, administrator, clerk, cu
 
     others = [
         services.order_create_with_customer(
+            notice=TOLD,
             actor=clerk,
             customer_data=customer_data(phone=f"0803333{i:04d}"),
             order_data=order_data(),

@@ -73,6 +73,7 @@ def test_no_canary_leaks_from_the_main_flows(
             "order-quantity": "1",
             "order-deposit_paid": "0",
             "action": "create",
+            "notice-method": "screen",
         }
     )
     response = client.post("/orders/new/", post)

@@ -4,7 +4,7 @@ from django.db import connection
 from customers.models import Customer, SpecialOrder
 from privacy import crypto
 from privacy.crypto import DecryptionError
-from tests.conftest import CANARIES, ORDER_CANARIES
+from tests.conftest import CANARIES, ORDER_CANARIES, TOLD
 
 
 def fresh(model, pk):
@@ -50,6 +50,7 @@ def test_a_ciphertext_copied_into_another_customer_fails_to_decrypt(clerk, custo
     from tests.conftest import customer_data, order_data
 
     other = services.order_create_with_customer(
+        notice=TOLD,
         actor=clerk,
         customer_data=customer_data(phone="08011112222", email="other@example.jp"),
         order_data=order_data(),

@@ -126,3 +126,12 @@ def test_the_administrator_creates_a_personal_account_with_an_end_date(administr
     password = response.context["new_account"]["password"]
     assert attempt(Client(), "contractor", password).status_code == 302
     assert AuditLogEntry.objects.filter(event="accounts.created", actor=administrator).exists()
+
+
+def test_an_absurdly_long_username_is_refused_not_crashed(db):
+    # Found by the fuzzer on PostgreSQL: axes stores failed usernames in 255 characters.
+    response = Client(raise_request_exception=False).post(
+        "/login/", {"username": "9" * 400, "password": "x"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors

@@ -3,7 +3,7 @@ from django.test.utils import CaptureQueriesContext
 
 from customers import services
 from privacy.models import AuditLogEntry
-from tests.conftest import customer_data, login, order_data
+from tests.conftest import TOLD, customer_data, login, order_data
 
 
 def reads(**filters):
@@ -13,6 +13,7 @@ def reads(**filters):
 def make_orders(clerk, n):
     return [
         services.order_create_with_customer(
+            notice=TOLD,
             actor=clerk,
             customer_data=customer_data(phone=f"0901111{i:04d}", email=f"c{i}@example.jp"),
             order_data=order_data(),
