@@ -151,6 +151,11 @@ if BOOKSHOP_BLIND_INDEX_BITS > 31:
 # --- The shop --------------------------------------------------------------------------
 BOOKSHOP_COUNTER_TEAM = env_str("BOOKSHOP_COUNTER_TEAM", "counter")
 BOOKSHOP_SHOP_NAME = env_str("BOOKSHOP_SHOP_NAME", "Shiori Books")
+# Published on /privacy/ as APPI asks: who keeps the data, and where to ask about it.
+BOOKSHOP_SHOP_ADDRESS = env_str("BOOKSHOP_SHOP_ADDRESS", "")
+BOOKSHOP_SHOP_REPRESENTATIVE = env_str("BOOKSHOP_SHOP_REPRESENTATIVE", "")
+BOOKSHOP_PRIVACY_CONTACT = env_str("BOOKSHOP_PRIVACY_CONTACT", "")
+BOOKSHOP_DISCLOSURE_FEE = env_int("BOOKSHOP_DISCLOSURE_FEE", 0, minimum=0)
 
 # --- Mail: arrival notices go out from the app itself ------------------------------------
 EMAIL_BACKEND = env_str(

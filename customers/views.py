@@ -191,13 +191,25 @@ def customer_detail(request, pk):
     customer = selectors.get_customer_for_user(request.user, pk)
     orders = selectors.customer_orders(customer)
     grants = list(access.active_grants(customer))
+    notices = list(customer.notice_records.select_related("notice", "told_by").order_by("-told_at"))
+    suspended = sorted(
+        purposes.purpose_label(code) for code in purposes.suspended_purposes(customer)
+    )
     audit.record_reads(
         [customer], actor=request.user, purpose="customer_record", fields=DETAIL_FIELDS
     )
     return render(
         request,
         "customers/customer_detail.html",
-        {"customer": customer, "orders": orders, "grants": grants, "grant_form": GrantForm()},
+        {
+            "customer": customer,
+            "orders": orders,
+            "grants": grants,
+            "grant_form": GrantForm(),
+            "notices": notices,
+            "suspended": suspended,
+            "needs_notice": purposes.needs_notice(customer),
+        },
     )
 
 

@@ -125,3 +125,69 @@ class NoticeForm(forms.Form):
             if name.startswith("opt_")
         }
         return {"method": self.cleaned_data["method"], "choices": choices}
+
+
+class PurposeNoticeForm(forms.Form):
+    """A new version of the purpose notice. Purposes, one a line: code | Japanese | English
+    | optional (yes/no)."""
+
+    text_ja = forms.CharField(
+        label=_("Notice (Japanese)"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000
+    )
+    text_en = forms.CharField(
+        label=_("Notice (English)"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000
+    )
+    purposes = forms.CharField(
+        label=_("Purposes"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=5000,
+        help_text=_("One a line: code | Japanese | English | optional (yes or no)."),
+    )
+    effective_from = forms.DateField(
+        label=_("Effective from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_purposes(self):
+        import re
+
+        parsed, seen = [], set()
+        for number, line in enumerate(self.cleaned_data["purposes"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split("|")]
+            if (
+                len(parts) != 4
+                or not re.fullmatch(r"[a-z][a-z0-9_]{1,39}", parts[0])
+                or not parts[1]
+                or not parts[2]
+            ):
+                raise forms.ValidationError(
+                    _("Line %(n)s: write code | Japanese | English | yes or no.") % {"n": number}
+                )
+            if parts[0] in seen:
+                raise forms.ValidationError(
+                    _("Line %(n)s: this code appears twice.") % {"n": number}
+                )
+            seen.add(parts[0])
+            parsed.append(
+                {
+                    "code": parts[0],
+                    "ja": parts[1],
+                    "en": parts[2],
+                    "optional": parts[3].lower() in {"yes", "はい", "y", "true"},
+                }
+            )
+        from privacy import purposes
+
+        if purposes.ORDER_CONTACT not in seen:
+            raise forms.ValidationError(
+                _("The purposes must include order_contact: orders need it.")
+            )
+        return parsed
+
+
+def purposes_as_text(purposes) -> str:
+    return "\n".join(
+        f"{p['code']} | {p['ja']} | {p['en']} | {'yes' if p.get('optional') else 'no'}"
+        for p in purposes
+    )

@@ -228,3 +228,46 @@ def audit_export(request):
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
     return response
+
+
+@never_cache
+@manager_only
+@require_http_methods(["GET", "POST"])
+def notices(request):
+    """Versions of the purpose notice: preview and publish a new one; see who must be told
+    again because a new version added a purpose."""
+    from privacy import purposes
+    from privacy.forms import PurposeNoticeForm, purposes_as_text
+    from privacy.models import PurposeNotice
+
+    current = purposes.current_notice()
+    initial = {}
+    if current:
+        initial = {
+            "text_ja": current.text_ja,
+            "text_en": current.text_en,
+            "purposes": purposes_as_text(current.purposes),
+        }
+    form = PurposeNoticeForm(request.POST if request.method == "POST" else None, initial=initial)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("action") == "publish":
+            notice = purposes.publish_notice(by=request.user, **form.cleaned_data)
+            messages.success(
+                request, _("Notice version %(version)s published.") % {"version": notice.version}
+            )
+            return redirect("privacy:notices")
+        preview = form.cleaned_data
+    to_renotify = purposes.customers_to_renotify(Customer.objects.all())
+    return render(
+        request,
+        "privacy/notices.html",
+        {
+            "form": form,
+            "preview": preview,
+            "current": current,
+            "versions": PurposeNotice.objects.order_by("-version"),
+            "renotify_count": to_renotify.count(),
+            "renotify_refs": [c.reference for c in to_renotify.only("pk")[:200]],
+        },
+    )

@@ -122,6 +122,16 @@ MATRIX = {
         "/rules/edit/",
         {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
     ),
+    "privacy_notice": (
+        "get",
+        "/privacy/",
+        {ANON: 200, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 200},
+    ),
+    "privacy:notices": (
+        "get",
+        "/manager/notices/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
     "staff_list": (
         "get",
         "/staff/",

@@ -93,6 +93,7 @@ POST_URLS = [
     ("manager", "/manager/find/"),
     ("manager", "/manager/hours/"),
     ("manager", "/rules/edit/"),
+    ("manager", "/manager/notices/"),
     ("administrator", "/staff/"),
     ("administrator", "/staff/{staff}/end_sessions/"),
     ("clerk", "/account/2fa/setup/"),
@@ -135,6 +136,7 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "rules_edit",
         "staff_list",
         "staff_action",
+        "privacy:notices",
         "two_factor_setup",
         "two_factor_verify",
         "rules_acknowledge",
@@ -143,6 +145,7 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "set_language",
     }
     read_only = {
+        "privacy_notice",
         "home",
         "customers:board",
         "customers:customer_detail",

@@ -255,3 +255,30 @@ def test_the_staff_actions(administrator, clerk, valid_until, action):
     client = login(Client(raise_request_exception=False), administrator)
     response = client.post(f"/staff/{clerk.pk}/{action}/", {"valid_until": valid_until})
     assert response.status_code in (302, 404)
+
+
+@FUZZ
+@given(
+    text_ja=TEXT,
+    text_en=TEXT,
+    purposes=TEXT,
+    effective_from=TEXT,
+    action=st.sampled_from(["preview", "publish"]),
+)
+def test_the_purpose_notice_form(manager, text_ja, text_en, purposes, effective_from, action):
+    from privacy.models import PurposeNotice
+
+    client = login(Client(raise_request_exception=False), manager)
+    before = PurposeNotice.objects.count()
+    response = client.post(
+        "/manager/notices/",
+        {
+            "text_ja": text_ja,
+            "text_en": text_en,
+            "purposes": purposes,
+            "effective_from": effective_from,
+            "action": action,
+        },
+    )
+    assert_answered(response, form_names=("form",))
+    assert PurposeNotice.objects.count() == before + (1 if response.status_code == 302 else 0)
