@@ -156,6 +156,10 @@ BOOKSHOP_SHOP_ADDRESS = env_str("BOOKSHOP_SHOP_ADDRESS", "")
 BOOKSHOP_SHOP_REPRESENTATIVE = env_str("BOOKSHOP_SHOP_REPRESENTATIVE", "")
 BOOKSHOP_PRIVACY_CONTACT = env_str("BOOKSHOP_PRIVACY_CONTACT", "")
 BOOKSHOP_DISCLOSURE_FEE = env_int("BOOKSHOP_DISCLOSURE_FEE", 0, minimum=0)
+# Days to answer a customer's request (APPI: without delay); the manager's board sorts by it.
+BOOKSHOP_REQUEST_DUE_DAYS = env_int("BOOKSHOP_REQUEST_DUE_DAYS", 14, minimum=1)
+# Requests and complaints one address may send through the public form in an hour.
+BOOKSHOP_PUBLIC_FORM_PER_HOUR = env_int("BOOKSHOP_PUBLIC_FORM_PER_HOUR", 5, minimum=1)
 
 # --- Mail: arrival notices go out from the app itself ------------------------------------
 EMAIL_BACKEND = env_str(

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bookshop import views
-from privacy import account_views, public_views
+from privacy import account_views, public_views, request_views
 from privacy.account_forms import StaffLoginForm
 
 urlpatterns = [
@@ -23,6 +23,7 @@ urlpatterns = [
     path("staff/<int:user_id>/<slug:action>/", account_views.staff_action, name="staff_action"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("privacy/", public_views.privacy_notice, name="privacy_notice"),
+    path("privacy/request/", request_views.public_request, name="public_request"),
     path("", include("customers.urls")),
     path("", include("privacy.urls")),
 ]

@@ -10,7 +10,10 @@ class PrivacyConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from privacy import checks, signals  # noqa: F401
-        from privacy.models import AccessGrant, HoursOverride
+        from privacy.models import AccessGrant, DataRequest, HoursOverride
+        from privacy.registry import register_personal_model
+
+        register_personal_model(DataRequest)
 
         # Free-text reasons may name a person: the log says they changed, not what they say.
         auditlog.register(

@@ -11,7 +11,7 @@ from django.core import checks
 from django.db import models
 from django.utils.text import capfirst
 
-from privacy import crypto, datakeys
+from privacy import crypto
 
 
 class Sealed:
@@ -90,6 +90,8 @@ class EncryptedTextField(models.BinaryField):
         return f"{meta.app_label}.{meta.model_name}.{self.name}:{instance.pk}".encode()
 
     def decrypt(self, instance, sealed: Sealed) -> str:
+        from privacy import datakeys  # models import this module; datakeys imports models
+
         aead = datakeys.aead_for_instance(instance)
         return crypto.unseal(aead, sealed.blob, self.associated_data(instance)).decode()
 
@@ -110,6 +112,8 @@ class EncryptedTextField(models.BinaryField):
         loaded = model_instance.__dict__.get("_sealed_loaded", {}).get(self.attname)
         if loaded and loaded[1] == value:
             return loaded[0]  # unchanged since it was read: keep the stored ciphertext
+        from privacy import datakeys
+
         aead = datakeys.aead_for_instance(model_instance, create=True)
         blob = crypto.seal(aead, str(value).encode(), self.associated_data(model_instance))
         sealed = Sealed(blob)

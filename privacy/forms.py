@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from privacy import normalize
 from privacy.audit_review import ACTION_FILTERS, customer_reference_filter
-from privacy.models import NoticeMethod
+from privacy.models import IdentityMethod, NoticeMethod, RequestKind
 
 
 class ReasonField(forms.CharField):
@@ -191,3 +191,78 @@ def purposes_as_text(purposes) -> str:
         f"{p['code']} | {p['ja']} | {p['en']} | {'yes' if p.get('optional') else 'no'}"
         for p in purposes
     )
+
+
+class RequestForm(forms.Form):
+    """A request about one's data, or a complaint: at the counter or on the public form."""
+
+    kind = forms.ChoiceField(label=_("What would you like?"), choices=RequestKind.choices)
+    name = forms.CharField(label=_("Your name"), max_length=100)
+    contact = forms.CharField(
+        label=_("How we can reach you"),
+        max_length=200,
+        help_text=_("A phone number or an email address."),
+    )
+    details = forms.CharField(
+        label=_("Details"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("name", "contact", "details"):
+            value = cleaned.get(name)
+            if value and normalize.has_control_characters(value):
+                self.add_error(name, _("Remove the invisible control characters."))
+            elif value and name != "details":
+                cleaned[name] = normalize.text(value)
+        return cleaned
+
+
+class IdentityForm(forms.Form):
+    method = forms.ChoiceField(
+        label=_("How the identity was checked"), choices=IdentityMethod.choices
+    )
+    customer_reference = forms.CharField(
+        label=_("Customer reference"),
+        max_length=20,
+        required=False,
+        help_text=_(
+            "Such as C-1A2B3C4D, from Find any customer. Leave empty if they are not a customer."
+        ),
+    )
+
+    def clean_customer_reference(self):
+        import re
+
+        from customers.models import Customer
+
+        value = self.cleaned_data.get("customer_reference", "").strip().upper()
+        if not value:
+            return None
+        match = re.fullmatch(r"C-?([0-9A-F]{8})", value)
+        if not match:
+            raise forms.ValidationError(_("A reference looks like C-1A2B3C4D."))
+        prefix = match.group(1).lower()
+        found = list(Customer.objects.filter(pk__startswith=prefix).only("pk")[:2])
+        if len(found) != 1:
+            raise forms.ValidationError(_("No single customer has this reference."))
+        return found[0]
+
+
+class ProposeForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), choices=[("complete", _("Complete")), ("reject", _("Reject"))]
+    )
+    reply = forms.CharField(
+        label=_("Reply or reason the person will be told"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+class ExtendForm(forms.Form):
+    days = forms.IntegerField(label=_("Extend by (days)"), min_value=1, max_value=60)
+    reason = ReasonField()

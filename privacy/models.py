@@ -1,9 +1,12 @@
+import uuid
+
 from auditlog.models import AbstractLogEntry
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from privacy.fields import EncryptedTextField
 from privacy.querysets import AuditedManager
 
 
@@ -273,3 +276,109 @@ class PurposeSuspension(models.Model):
 
     def __str__(self):
         return f"PurposeSuspension {self.purpose}"
+
+
+def _request_reference() -> str:
+    import secrets
+
+    return "R-" + secrets.token_hex(4).upper()
+
+
+class RequestKind(models.TextChoices):
+    DISCLOSURE = "disclosure", _("Disclosure of the data we hold (開示)")
+    CORRECTION = "correction", _("Correction, addition or deletion (訂正等)")
+    SUSPENSION = "suspension", _("Stop using the data (利用停止)")
+    ERASURE = "erasure", _("Erase the data (消去)")
+    THIRD_PARTY_STOP = (
+        "third_party_stop",
+        _("Stop giving the data to third parties (第三者提供停止)"),
+    )
+    COMPLAINT = "complaint", _("Complaint (苦情)")
+
+
+class RequestStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    IDENTITY_VERIFIED = "identity_verified", _("Identity verified")
+    IN_PROGRESS = "in_progress", _("In progress")
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+    COMPLETED = "completed", _("Completed")
+    REJECTED = "rejected", _("Rejected")
+
+
+class IdentityMethod(models.TextChoices):
+    DRIVING_LICENCE = "driving_licence", _("Driving licence seen at the counter")
+    INSURANCE_CARD = "insurance_card", _("Health insurance card seen at the counter")
+    PASSPORT = "passport", _("Passport seen at the counter")
+    RESIDENCE_CARD = "residence_card", _("Residence card seen at the counter")
+    REGISTERED_CONTACT = "registered_contact", _("Answered through the contact details on record")
+    OTHER = "other", _("Other (described in the notes)")
+
+
+class DataRequest(models.Model):
+    """A customer's request about their data, or a complaint. What the person wrote is
+    encrypted under the request's own key. Identity checks record the method, never an
+    image or number of the document."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(
+        max_length=12, unique=True, default=_request_reference, editable=False
+    )
+    kind = models.CharField(_("type"), max_length=20, choices=RequestKind.choices)
+    channel = models.CharField(
+        max_length=10, choices=[("counter", _("At the counter")), ("web", _("Web form"))]
+    )
+    requester_name = EncryptedTextField(_("name"), max_length=100, blank=False)
+    requester_contact = EncryptedTextField(_("how to reach them"), max_length=200, blank=False)
+    details = EncryptedTextField(_("what they ask"), max_length=4000, multiline=True)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+    )
+    status = models.CharField(
+        max_length=20, choices=RequestStatus.choices, default=RequestStatus.RECEIVED
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    due_date = models.DateField(db_index=True)
+    extension_reason = EncryptedTextField(_("reason for the extension"), max_length=500)
+    identity_method = models.CharField(max_length=20, choices=IdentityMethod.choices, blank=True)
+    identity_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    identity_checked_at = models.DateTimeField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_outcome = models.CharField(max_length=10, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reply = EncryptedTextField(_("reply to the person"), max_length=4000, multiline=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "due_date"])]
+
+    def __str__(self):
+        return f"Request {self.reference}"
+
+    def data_subject_id(self):
+        return self.pk
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (RequestStatus.COMPLETED, RequestStatus.REJECTED)
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_date < timezone.localdate()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy import views
+from privacy import request_views, views
 
 app_name = "privacy"
 
@@ -10,6 +10,10 @@ urlpatterns = [
     path("manager/find/", views.find_any_customer, name="find_any_customer"),
     path("manager/hours/", views.hours_override, name="hours_override"),
     path("manager/notices/", views.notices, name="notices"),
+    path("requests/", request_views.request_board, name="request_board"),
+    path("requests/new/", request_views.counter_request, name="counter_request"),
+    path("requests/<uuid:pk>/", request_views.request_detail, name="request_detail"),
+    path("requests/<uuid:pk>/<slug:action>/", request_views.request_action, name="request_action"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

@@ -132,6 +132,31 @@ MATRIX = {
         "/manager/notices/",
         {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
     ),
+    "public_request": (
+        "get",
+        "/privacy/request/",
+        {ANON: 200, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 200},
+    ),
+    "privacy:counter_request": (
+        "get",
+        "/requests/new/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:request_board": (
+        "get",
+        "/requests/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:request_detail": (
+        "get",
+        "/requests/{request}/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:request_action": (
+        "post",
+        "/requests/{request}/start/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403},
+    ),
     "staff_list": (
         "get",
         "/staff/",
@@ -167,8 +192,17 @@ def test_access(request, client, order, persona, name):
     if persona != ANON:
         login(client, request.getfixturevalue(persona))
     grant = order.customer.access_grants.first()
+    from privacy import requests
+
+    data_request = requests.intake(
+        kind="complaint", channel="counter", name="n", contact="c", details=""
+    )
     path = template.format(
-        customer=order.customer_id, order=order.pk, grant=grant.pk, staff=order.requested_by_id
+        customer=order.customer_id,
+        order=order.pk,
+        grant=grant.pk,
+        staff=order.requested_by_id,
+        request=data_request.pk,
     )
     response = getattr(client, method)(path)
     want = expected[persona]

@@ -59,6 +59,12 @@ TAMPER = {
     "privacy:access_grant": ("manager", "post", "/customers/{customer}/access/grant/"),
     "privacy:access_revoke": ("manager", "post", "/access/{grant}/revoke/"),
     "staff_action": ("administrator", "post", "/staff/999999/deactivate/"),
+    "privacy:request_detail": ("manager", "get", "/requests/00000000-0000-4000-8000-000000000000/"),
+    "privacy:request_action": (
+        "manager",
+        "post",
+        "/requests/00000000-0000-4000-8000-000000000000/start/",
+    ),
 }
 
 
@@ -94,6 +100,9 @@ POST_URLS = [
     ("manager", "/manager/hours/"),
     ("manager", "/rules/edit/"),
     ("manager", "/manager/notices/"),
+    ("clerk", "/requests/new/"),
+    ("manager", "/requests/{request}/start/"),
+    (None, "/privacy/request/"),
     ("administrator", "/staff/"),
     ("administrator", "/staff/{staff}/end_sessions/"),
     ("clerk", "/account/2fa/setup/"),
@@ -111,8 +120,17 @@ def test_every_post_without_a_csrf_token_is_refused(request, order, persona, tem
     if persona:
         login(client, request.getfixturevalue(persona))
     grant = access.active_grants(order.customer).first()
+    from privacy import requests
+
+    pending = requests.intake(
+        kind="complaint", channel="counter", name="n", contact="c", details=""
+    )
     path = template.format(
-        customer=order.customer_id, order=order.pk, grant=grant.pk, staff=order.requested_by_id
+        customer=order.customer_id,
+        order=order.pk,
+        grant=grant.pk,
+        staff=order.requested_by_id,
+        request=pending.pk,
     )
     response = client.post(path, {"reason": "x", "phone": "09012345678", "language": "en"})
     assert response.status_code == 403
@@ -137,6 +155,9 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "staff_list",
         "staff_action",
         "privacy:notices",
+        "privacy:counter_request",
+        "privacy:request_action",
+        "public_request",
         "two_factor_setup",
         "two_factor_verify",
         "rules_acknowledge",
@@ -146,6 +167,8 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
     }
     read_only = {
         "privacy_notice",
+        "privacy:request_board",
+        "privacy:request_detail",
         "home",
         "customers:board",
         "customers:customer_detail",

@@ -282,3 +282,50 @@ def test_the_purpose_notice_form(manager, text_ja, text_en, purposes, effective_
     )
     assert_answered(response, form_names=("form",))
     assert PurposeNotice.objects.count() == before + (1 if response.status_code == 302 else 0)
+
+
+@FUZZ
+@given(kind=TEXT, name=TEXT, contact=TEXT, details=TEXT)
+def test_the_public_request_form(db, kind, name, contact, details):
+    from privacy.models import DataRequest
+
+    before = DataRequest.objects.count()
+    client = Client(
+        raise_request_exception=False, REMOTE_ADDR=f"10.1.{before % 250}.{(before // 250) % 250}"
+    )
+    response = client.post(
+        "/privacy/request/", {"kind": kind, "name": name, "contact": contact, "details": details}
+    )
+    assert response.status_code in (200, 429)
+    assert DataRequest.objects.count() in (before, before + 1)
+
+
+@FUZZ
+@given(
+    action=st.sampled_from(["verify", "start", "propose", "approve", "send_back", "extend", "x"]),
+    method=TEXT,
+    ref=TEXT,
+    outcome=TEXT,
+    reply=TEXT,
+    days=NUMBER,
+    reason=TEXT,
+)
+def test_the_request_steps(manager, action, method, ref, outcome, reply, days, reason):
+    from privacy import requests
+
+    item = requests.intake(
+        kind="disclosure", channel="counter", name="n", contact="c", details="", by=manager
+    )
+    client = login(Client(raise_request_exception=False), manager)
+    response = client.post(
+        f"/requests/{item.pk}/{action}/",
+        {
+            "method": method,
+            "customer_reference": ref,
+            "outcome": outcome,
+            "reply": reply,
+            "days": days,
+            "reason": reason,
+        },
+    )
+    assert response.status_code in (302, 404)
