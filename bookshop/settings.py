@@ -158,6 +158,10 @@ BOOKSHOP_PRIVACY_CONTACT = env_str("BOOKSHOP_PRIVACY_CONTACT", "")
 BOOKSHOP_DISCLOSURE_FEE = env_int("BOOKSHOP_DISCLOSURE_FEE", 0, minimum=0)
 # Days to answer a customer's request (APPI: without delay); the manager's board sorts by it.
 BOOKSHOP_REQUEST_DUE_DAYS = env_int("BOOKSHOP_REQUEST_DUE_DAYS", 14, minimum=1)
+# The erasure ledger lives beside the keyring, outside the database and its backups.
+BOOKSHOP_ERASURE_LEDGER = env_str("BOOKSHOP_ERASURE_LEDGER", str(VAR_DIR / "erasure-ledger.jsonl"))
+# Days a released disclosure package can be downloaded (once).
+BOOKSHOP_DISCLOSURE_LINK_DAYS = env_int("BOOKSHOP_DISCLOSURE_LINK_DAYS", 7, minimum=1)
 # Requests and complaints one address may send through the public form in an hour.
 BOOKSHOP_PUBLIC_FORM_PER_HOUR = env_int("BOOKSHOP_PUBLIC_FORM_PER_HOUR", 5, minimum=1)
 

@@ -24,6 +24,11 @@ urlpatterns = [
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("privacy/", public_views.privacy_notice, name="privacy_notice"),
     path("privacy/request/", request_views.public_request, name="public_request"),
+    path(
+        "privacy/disclosure/<str:token>/",
+        request_views.disclosure_download,
+        name="disclosure_download",
+    ),
     path("", include("customers.urls")),
     path("", include("privacy.urls")),
 ]

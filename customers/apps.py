@@ -8,3 +8,7 @@ class CustomersConfig(AppConfig):
 
     def ready(self):
         from customers import audit_registration  # noqa: F401
+        from customers.models import SpecialOrder
+        from privacy import erasure
+
+        erasure.register(SpecialOrder, "customer")

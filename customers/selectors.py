@@ -57,7 +57,9 @@ def find_any_customer(
     if not roles.has_role(manager, roles.MANAGER):
         raise PermissionDenied
     hours.ensure_open()
-    return _exact_matches(Customer.objects.all(), phone, family_name_kana, last4)
+    return _exact_matches(
+        Customer.objects.filter(erased_at__isnull=True), phone, family_name_kana, last4
+    )
 
 
 def _exact_matches(queryset, phone, family_name_kana, last4) -> list[Customer]:

@@ -138,4 +138,4 @@ def visible_customers(user, queryset=None):
         klass=queryset if queryset is not None else Customer.objects.all(),
         accept_global_perms=False,
         with_superuser=False,
-    )
+    ).filter(erased_at__isnull=True)

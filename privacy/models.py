@@ -382,3 +382,17 @@ class DataRequest(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.is_open and self.due_date < timezone.localdate()
+
+
+class DisclosureRelease(models.Model):
+    """A one-time, expiring link to a customer's disclosure package. Only a hash of the
+    token is stored; the package itself is built in memory when the link is opened."""
+
+    request = models.OneToOneField(DataRequest, on_delete=models.CASCADE, related_name="release")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"DisclosureRelease {self.pk}"

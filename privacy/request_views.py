@@ -7,11 +7,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from privacy import audit, requests, roles
+from privacy import audit, disclosure, purposes, requests, roles
 from privacy.forms import ExtendForm, IdentityForm, ProposeForm, RequestForm
 from privacy.middleware import client_address
 from privacy.models import DataRequest
@@ -101,6 +102,7 @@ def request_detail(request, pk):
             "propose_form": ProposeForm(),
             "extend_form": ExtendForm(),
             "may_approve": item.proposed_by_id not in (None, request.user.pk),
+            "notice": purposes.current_notice(),
             "is_manager": roles.has_role(request.user, roles.MANAGER),
         },
     )
@@ -138,7 +140,19 @@ def request_action(request, pk, action):
                 by=request.user,
             )
         elif action == "approve":
-            requests.approve(request_id=item.pk, by=request.user)
+            approved = requests.approve(request_id=item.pk, by=request.user)
+            if approved.release_token:
+                link = request.build_absolute_uri(
+                    reverse("disclosure_download", args=[approved.release_token])
+                )
+                messages.warning(
+                    request,
+                    _("Disclosure released. One-time link, shown only now: %(link)s")
+                    % {"link": link},
+                )
+        elif action == "suspend":
+            codes = [code for code in request.POST.getlist("purposes") if code]
+            requests.suspend(request_id=item.pk, purpose_codes=codes, by=request.user)
         elif action == "send_back":
             requests.send_back(request_id=item.pk, by=request.user)
         elif action == "extend":
@@ -160,3 +174,33 @@ def request_action(request, pk, action):
     else:
         messages.success(request, _("Request %(ref)s updated.") % {"ref": item.reference})
     return redirect("privacy:request_detail", pk=item.pk)
+
+
+@never_cache
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def disclosure_download(request, token):
+    """The one-time link. GET only shows a button (so that a link preview cannot use it up);
+    POST hands out the package once and logs it."""
+    from django.db import transaction
+    from django.http import HttpResponse
+
+    if request.method == "GET":
+        return render(request, "privacy/disclosure_download.html", {"token": token})
+    with transaction.atomic():
+        found = disclosure.redeem(token)
+        if found is None or found.request.customer is None:
+            return render(request, "privacy/disclosure_download.html", {"gone": True}, status=410)
+        customer = found.request.customer
+        package = disclosure.build(customer)
+        audit.record_reads(
+            [customer],
+            actor=None,
+            purpose="disclosure",
+            fields=["all"],
+            event="privacy.disclosure.read",
+        )
+        audit.record("privacy.disclosure.downloaded", target=found.request)
+    response = HttpResponse(disclosure.as_zip(package), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="disclosure-{customer.reference}.zip"'
+    return response

@@ -140,7 +140,14 @@ def approve(*, request_id, by) -> DataRequest:
     if request.proposed_by_id == by.pk:
         raise RequestError(_("A second staff member must approve this; you proposed it."))
     target = S.COMPLETED if request.proposed_outcome == "complete" else S.REJECTED
-    return _step(
+    if target == S.COMPLETED and request.kind == RequestKind.ERASURE:
+        from privacy import erasure
+
+        try:
+            erasure.erase_customer(request.customer, by=by)
+        except erasure.ErasureRefused as refused:
+            raise RequestError(str(refused)) from None
+    approved = _step(
         request_id,
         to=target,
         by=by,
@@ -148,6 +155,35 @@ def approve(*, request_id, by) -> DataRequest:
         decided_by=by,
         decided_at=timezone.now(),
     )
+    approved.release_token = None
+    if target == S.COMPLETED and request.kind == RequestKind.DISCLOSURE:
+        from privacy import disclosure
+
+        approved.release_token = disclosure.release(approved, by=by)
+    return approved
+
+
+@transaction.atomic
+def suspend(*, request_id, purpose_codes: list[str], by) -> DataRequest:
+    """Stop the chosen uses of the linked customer's data (利用停止), everywhere at once."""
+    from privacy.models import PurposeSuspension
+
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    if request.customer_id is None:
+        raise RequestError(_("Link the customer (their reference) at the identity check first."))
+    if not purpose_codes:
+        raise RequestError(_("Choose at least one use to stop."))
+    for code in purpose_codes:
+        PurposeSuspension.objects.get_or_create(
+            customer=request.customer, purpose=code, lifted_at=None, defaults={"recorded_by": by}
+        )
+    audit.record(
+        "privacy.purposes.suspended",
+        target=request.customer,
+        actor=by,
+        data={"purposes": purpose_codes},
+    )
+    return request
 
 
 @transaction.atomic

@@ -157,6 +157,11 @@ MATRIX = {
         "/requests/{request}/start/",
         {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403},
     ),
+    "disclosure_download": (
+        "get",
+        "/privacy/disclosure/not-a-token/",
+        {ANON: 200, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 200},
+    ),
     "staff_list": (
         "get",
         "/staff/",

@@ -65,6 +65,8 @@ TAMPER = {
         "post",
         "/requests/00000000-0000-4000-8000-000000000000/start/",
     ),
+    # A guessed or used token: gone (410), the same answer as for a real one already used.
+    "disclosure_download": ("clerk", "post", "/privacy/disclosure/guessed-token/"),
 }
 
 
@@ -81,7 +83,7 @@ def test_another_customers_id_answers_404(request, two_customers, manager, name)
     path = template.format(customer=theirs.customer_id, order=theirs.pk, grant=grant.pk)
     before = theirs.customer.version
     response = getattr(client, method)(path, {"reason": "x", "user": manager.pk, "version": 1})
-    assert response.status_code == 404
+    assert response.status_code == (410 if name == "disclosure_download" else 404)
     theirs.refresh_from_db()
     assert theirs.status == "requested"
     assert Customer.objects.get(pk=theirs.customer_id).version == before
@@ -103,6 +105,7 @@ POST_URLS = [
     ("clerk", "/requests/new/"),
     ("manager", "/requests/{request}/start/"),
     (None, "/privacy/request/"),
+    (None, "/privacy/disclosure/some-token/"),
     ("administrator", "/staff/"),
     ("administrator", "/staff/{staff}/end_sessions/"),
     ("clerk", "/account/2fa/setup/"),
@@ -158,6 +161,7 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "privacy:counter_request",
         "privacy:request_action",
         "public_request",
+        "disclosure_download",
         "two_factor_setup",
         "two_factor_verify",
         "rules_acknowledge",

@@ -1,0 +1,173 @@
+import io
+import json
+import re
+import zipfile
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from customers import selectors, services
+from customers.models import Customer, SpecialOrder
+from privacy import datakeys, erasure, purposes
+from privacy.models import AuditLogEntry, DataKey, DataRequest
+from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, customer_data, login, order_data
+
+
+@pytest.fixture
+def ledger(tmp_path, settings):
+    settings.BOOKSHOP_ERASURE_LEDGER = str(tmp_path / "erasure-ledger.jsonl")
+    return tmp_path / "erasure-ledger.jsonl"
+
+
+def take_through(kind, manager, approver, customer, outcome="complete"):
+    """Public intake, identity check with the customer linked, work, proposal, approval."""
+    Client(REMOTE_ADDR="192.0.2.50").post(
+        "/privacy/request/", {"kind": kind, "name": "本人", "contact": "090", "details": ""}
+    )
+    item = DataRequest.objects.latest("received_at")
+    boss = login(Client(), manager)
+    boss.post(
+        f"/requests/{item.pk}/verify/",
+        {"method": "driving_licence", "customer_reference": customer.reference},
+    )
+    boss.post(f"/requests/{item.pk}/start/")
+    boss.post(f"/requests/{item.pk}/propose/", {"outcome": outcome, "reply": "対応しました"})
+    second = login(Client(), approver)
+    second.cookies["django_language"] = "en"
+    response = second.post(f"/requests/{item.pk}/approve/", follow=True)
+    item.refresh_from_db()
+    return item, [str(m) for m in get_messages(response.wsgi_request)] + [
+        str(m) for m in response.context["messages"]
+    ]
+
+
+def test_a_disclosure_is_released_once_through_an_expiring_link(manager, clerk, customer):
+    other = services.order_create_with_customer(
+        notice=TOLD,
+        actor=clerk,
+        customer_data=customer_data(phone="08012121212", family_name="他人Xx"),
+        order_data=order_data(title="他人の本Yy"),
+    ).customer
+    login(Client(), clerk).get(f"/customers/{customer.pk}/")  # a read that the package shows
+    item, shown = take_through("disclosure", manager, clerk, customer)
+    assert item.status == "completed"
+    link = next(
+        re.search(r"/privacy/disclosure/[\w-]+/", m).group(0)
+        for m in shown
+        if "/privacy/disclosure/" in m
+    )
+
+    person = Client()
+    assert person.get(link).status_code == 200  # a look does not use it up
+    response = person.post(link)
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert {"package.json", "profile.csv", "orders.csv", "access_log.csv", "package.html"} <= set(
+        archive.namelist()
+    )
+    package = json.loads(archive.read("package.json"))
+    text = json.dumps(package, ensure_ascii=False)
+    for value in [*CANARIES.values(), ORDER_CANARIES["title"], ORDER_CANARIES["isbn"]]:
+        assert value in text
+    assert "他人Xx" not in text and "他人の本Yy" not in text and str(other.pk) not in text
+    assert any(row["purpose"] == "customer_record" for row in package["access_log"])
+    assert package["notices"][0]["method"] == "screen"
+
+    assert person.post(link).status_code == 410  # once only
+    assert AuditLogEntry.objects.filter(event="privacy.disclosure.downloaded").count() == 1
+
+
+def test_a_disclosure_link_expires(manager, clerk, customer):
+    _item, shown = take_through("disclosure", manager, clerk, customer)
+    link = next(
+        re.search(r"/privacy/disclosure/[\w-]+/", m).group(0)
+        for m in shown
+        if "/privacy/disclosure/" in m
+    )
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert Client().post(link).status_code == 410
+
+
+def test_a_made_up_link_gets_nothing(db):
+    assert Client().post("/privacy/disclosure/not-a-real-token/").status_code == 410
+
+
+def test_erasure_after_approval_leaves_nothing_readable(manager, clerk, customer, order, ledger):
+    other = services.order_create_with_customer(
+        notice=TOLD,
+        actor=clerk,
+        customer_data=customer_data(phone="08034343434"),
+        order_data=order_data(),
+    )
+    services.order_cancel(actor=clerk, order_id=order.pk, reason="erasure")
+    with connection.cursor() as cursor:
+        key = customer.pk.hex if connection.vendor == "sqlite" else customer.pk
+        cursor.execute("SELECT phone FROM customers_customer WHERE id = %s", [key])
+        old_phone = cursor.fetchone()[0]
+    orders_before = SpecialOrder.objects.count()
+
+    item, _shown = take_through("erasure", manager, clerk, customer)
+    assert item.status == "completed"
+
+    erased = Customer.objects.get(pk=customer.pk)
+    assert erased.erased_at is not None
+    assert all(getattr(erased, name) is None for name in CANARIES)
+    assert all(o.title is None and o.isbn is None for o in erased.orders.all())
+    assert not DataKey.objects.filter(subject_id=customer.pk).exists()
+    assert SpecialOrder.objects.count() == orders_before  # sales figures stay
+    assert str(customer.pk) in ledger.read_text() and str(customer.pk) in erasure.erased_subjects()
+
+    # Even the old ciphertext, put back from a copy, can no longer be read: its key is gone.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE customers_customer SET phone = %s WHERE id = %s", [old_phone, key])
+    datakeys._cache().clear()
+    with pytest.raises(datakeys.DataKeyDestroyed):
+        Customer.objects.get(pk=customer.pk).phone
+
+    for user in (clerk, manager):
+        client = login(Client(), user)
+        assert client.get(f"/customers/{customer.pk}/").status_code == 404
+        assert selectors.find_customers(user, phone=CANARIES["phone"]) == []
+    survivor = Customer.objects.get(pk=other.customer_id)
+    assert survivor.phone == "08034343434" and survivor.erased_at is None
+
+
+def test_open_orders_block_erasure(manager, clerk, customer, ledger):
+    item, shown = take_through("erasure", manager, clerk, customer)
+    assert item.status == "awaiting_approval"
+    assert any("open orders" in m for m in shown)
+    assert Customer.objects.get(pk=customer.pk).erased_at is None
+    assert not ledger.exists()
+
+
+def test_the_erasure_pages_say_it_cannot_be_undone(manager, clerk, customer):
+    Client(REMOTE_ADDR="192.0.2.60").post(
+        "/privacy/request/", {"kind": "erasure", "name": "a", "contact": "b", "details": ""}
+    )
+    item = DataRequest.objects.get()
+    boss = login(Client(), manager)
+    boss.cookies["django_language"] = "en"
+    assert "cannot be undone" in boss.get(f"/requests/{item.pk}/").content.decode()
+
+
+def test_a_suspension_request_blocks_that_use_everywhere(manager, clerk, order):
+    Client(REMOTE_ADDR="192.0.2.70").post(
+        "/privacy/request/", {"kind": "suspension", "name": "a", "contact": "b", "details": ""}
+    )
+    item = DataRequest.objects.get()
+    boss = login(Client(), manager)
+    boss.post(
+        f"/requests/{item.pk}/verify/",
+        {"method": "passport", "customer_reference": order.customer.reference},
+    )
+    boss.post(f"/requests/{item.pk}/start/")
+    boss.post(f"/requests/{item.pk}/suspend/", {"purposes": [purposes.ARRIVAL_NOTICE]})
+    services.order_mark_ordered(actor=clerk, order_id=order.pk)
+    services.order_mark_arrived(actor=clerk, order_id=order.pk)
+    with pytest.raises(services.OrderError):
+        services.order_notify(actor=clerk, order_id=order.pk, channel="email")
