@@ -158,6 +158,8 @@ BOOKSHOP_PRIVACY_CONTACT = env_str("BOOKSHOP_PRIVACY_CONTACT", "")
 BOOKSHOP_DISCLOSURE_FEE = env_int("BOOKSHOP_DISCLOSURE_FEE", 0, minimum=0)
 # Days to answer a customer's request (APPI: without delay); the manager's board sorts by it.
 BOOKSHOP_REQUEST_DUE_DAYS = env_int("BOOKSHOP_REQUEST_DUE_DAYS", 14, minimum=1)
+# Customers whose details were not confirmed for this long are flagged at their next order.
+BOOKSHOP_CONFIRM_AFTER_DAYS = env_int("BOOKSHOP_CONFIRM_AFTER_DAYS", 365, minimum=1)
 # The erasure ledger lives beside the keyring, outside the database and its backups.
 BOOKSHOP_ERASURE_LEDGER = env_str("BOOKSHOP_ERASURE_LEDGER", str(VAR_DIR / "erasure-ledger.jsonl"))
 # Days a released disclosure package can be downloaded (once).

@@ -46,6 +46,8 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Optimistic locking: a save based on an older version is refused, never silently merged.
     version = models.PositiveIntegerField(default=1, editable=False)
+    # When a clerk last confirmed the details with the customer (accuracy, APPI art. 22).
+    last_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set when the customer's data was erased (crypto-shredded); the row stays for sales figures.
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 

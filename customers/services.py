@@ -59,7 +59,7 @@ WRONG_TRANSITION = gettext_lazy("This order is “%(current)s” and cannot be m
 
 def customer_create(*, actor, data: dict) -> Customer:
     """Create a customer from cleaned form data. The caller holds a transaction."""
-    customer = Customer(**data)
+    customer = Customer(**data, last_confirmed_at=timezone.now())
     customer.full_clean()
     customer.save()
     return customer
@@ -237,3 +237,21 @@ def new_release_mail(*, actor, customer_id, subject: str, body: str) -> None:
         raise OrderError(_("This customer has no email address on record."))
     EmailMessage(subject=subject, body=body, to=[customer.email]).send(fail_silently=False)
     audit.record("customers.customer.new_release_mail", target=customer, actor=actor)
+
+
+@transaction.atomic
+def customer_confirm(*, actor, customer_id) -> Customer:
+    """A clerk confirmed the details with the customer: they are accurate as of now."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    customer.last_confirmed_at = timezone.now()
+    customer.save(update_fields=["last_confirmed_at", "updated_at"])
+    audit.record("customers.customer.confirmed", target=customer, actor=actor)
+    return customer
+
+
+def needs_confirmation(customer) -> bool:
+    """Details not confirmed for BOOKSHOP_CONFIRM_AFTER_DAYS: ask at the next order."""
+    if customer.last_confirmed_at is None:
+        return True
+    age = timezone.now() - customer.last_confirmed_at
+    return age.days >= settings.BOOKSHOP_CONFIRM_AFTER_DAYS

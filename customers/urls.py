@@ -11,6 +11,7 @@ urlpatterns = [
     path("customers/search/", views.customer_search, name="customer_search"),
     path("customers/<uuid:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<uuid:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("customers/<uuid:pk>/confirm/", views.customer_confirm, name="customer_confirm"),
     path(
         "customers/<uuid:pk>/orders/new/",
         views.order_new_for_customer,

@@ -181,6 +181,7 @@ def order_new_for_customer(request, pk):
             "order_form": order_form,
             "notice_form": notice_form,
             "notice": notice,
+            "stale_details": services.needs_confirmation(customer),
         },
     )
 
@@ -296,6 +297,17 @@ def customer_edit(request, pk):
         "customers/customer_edit.html",
         {"customer": customer, "form": form, "version": version},
     )
+
+
+@counter_only
+@require_POST
+def customer_confirm(request, pk):
+    """The clerk checked the details with the customer, who says they are right."""
+    customer = selectors.get_customer_for_user(request.user, pk)
+    services.customer_confirm(actor=request.user, customer_id=customer.pk)
+    messages.success(request, _("Details confirmed with the customer."))
+    next_url = _safe_next(request)
+    return redirect(next_url) if next_url else redirect("customers:customer_detail", pk=customer.pk)
 
 
 def _safe_next(request):

@@ -204,3 +204,47 @@ def disclosure_download(request, token):
     response = HttpResponse(disclosure.as_zip(package), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="disclosure-{customer.reference}.zip"'
     return response
+
+
+@never_cache
+@roles.role_required(roles.MANAGER)
+@require_http_methods(["GET", "POST"])
+def request_correct(request, pk):
+    """Correction (訂正等): the fields named in the request, old value beside the new one.
+    The result goes into the reply; the audit log names the fields, never the values."""
+    from customers import services
+    from customers.forms import CustomerForm
+
+    item = _get(pk)
+    if item.kind != "correction" or item.customer is None or item.status != "in_progress":
+        raise Http404
+    customer = item.customer
+    form = CustomerForm(request.POST if request.method == "POST" else None, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        changed = list(form.changed_data)
+        try:
+            services.customer_update(
+                actor=request.user,
+                customer_id=customer.pk,
+                data={name: form.cleaned_data[name] for name in changed},
+                expected_version=int(request.POST.get("version", -1) or -1),
+            )
+        except (services.StaleEdit, ValueError) as error:
+            form.add_error(None, str(error))
+        else:
+            requests.record_correction(
+                request_id=item.pk,
+                fields=[str(form.fields[n].label) for n in changed],
+                by=request.user,
+            )
+            messages.success(request, _("Correction saved; the reply lists the fields corrected."))
+            return redirect("privacy:request_detail", pk=item.pk)
+    audit.record_reads(
+        [customer], actor=request.user, purpose="correction", fields=list(form.fields)
+    )
+    rows = [(form[name], getattr(customer, name)) for name in form.fields]
+    return render(
+        request,
+        "privacy/request_correct.html",
+        {"item": item, "form": form, "rows": rows, "version": customer.version},
+    )

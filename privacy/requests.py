@@ -218,3 +218,19 @@ def board():
         .select_related("owner", "customer")
         .order_by("due_date", "received_at")
     )
+
+
+@transaction.atomic
+def record_correction(*, request_id, fields: list[str], by) -> DataRequest:
+    """Note which fields were corrected, as the draft reply to the person (names, no values)."""
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    request.reply = (
+        _("Corrected: %(fields)s.") % {"fields": ", ".join(fields)}
+        if fields
+        else _("Nothing needed correcting: the details were already right.")
+    )
+    request.save()
+    audit.record(
+        "privacy.request.corrected", target=request, actor=by, data={"fields": len(fields)}
+    )
+    return request

@@ -13,6 +13,7 @@ urlpatterns = [
     path("requests/", request_views.request_board, name="request_board"),
     path("requests/new/", request_views.counter_request, name="counter_request"),
     path("requests/<uuid:pk>/", request_views.request_detail, name="request_detail"),
+    path("requests/<uuid:pk>/correct/", request_views.request_correct, name="request_correct"),
     path("requests/<uuid:pk>/<slug:action>/", request_views.request_action, name="request_action"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),

@@ -162,6 +162,16 @@ MATRIX = {
         "/privacy/disclosure/not-a-token/",
         {ANON: 200, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 200},
     ),
+    "customers:customer_confirm": (
+        "post",
+        "/customers/{customer}/confirm/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 302, MANAGER: 302, ADMIN: 403},
+    ),
+    "privacy:request_correct": (
+        "get",
+        "/requests/{request}/correct/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 404, ADMIN: 403},
+    ),
     "staff_list": (
         "get",
         "/staff/",

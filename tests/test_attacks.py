@@ -67,6 +67,12 @@ TAMPER = {
     ),
     # A guessed or used token: gone (410), the same answer as for a real one already used.
     "disclosure_download": ("clerk", "post", "/privacy/disclosure/guessed-token/"),
+    "customers:customer_confirm": ("clerk", "post", "/customers/{customer}/confirm/"),
+    "privacy:request_correct": (
+        "manager",
+        "get",
+        "/requests/00000000-0000-4000-8000-000000000000/correct/",
+    ),
 }
 
 
@@ -106,6 +112,8 @@ POST_URLS = [
     ("manager", "/requests/{request}/start/"),
     (None, "/privacy/request/"),
     (None, "/privacy/disclosure/some-token/"),
+    ("clerk", "/customers/{customer}/confirm/"),
+    ("manager", "/requests/{request}/correct/"),
     ("administrator", "/staff/"),
     ("administrator", "/staff/{staff}/end_sessions/"),
     ("clerk", "/account/2fa/setup/"),
@@ -162,6 +170,8 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "privacy:request_action",
         "public_request",
         "disclosure_download",
+        "customers:customer_confirm",
+        "privacy:request_correct",
         "two_factor_setup",
         "two_factor_verify",
         "rules_acknowledge",
