@@ -46,7 +46,7 @@ def test_a_correction_changes_exactly_the_requested_fields_and_logs_no_value(man
 
     saved = Customer.objects.get(pk=customer.pk)
     assert saved.phone == "08099887766"
-    for name, value in CANARIES.items():
+    for name in CANARIES:
         if name != "phone":
             assert getattr(saved, name) == getattr(loaded, name)
     item.refresh_from_db()
