@@ -1,6 +1,7 @@
 """Shiori settings, read from environment variables (see README, "Configuration")."""
 
 import secrets
+import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -14,12 +15,24 @@ VAR_DIR = Path(env_str("BOOKSHOP_VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
+_OFFLINE_COMMANDS = (
+    ["makemigrations"],
+    ["makemessages"],
+    ["compilemessages"],
+    ["collectstatic"],
+    ["keys"],
+)
+
+
 def _secret_key() -> str:
     key = env_secret("DJANGO_SECRET_KEY")
     if key:
         if len(key) < 50 or len(set(key)) < 5:
             raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters.")
         return key
+    if not DEBUG and sys.argv[1:2] in _OFFLINE_COMMANDS:
+        # Commands that sign and serve nothing (building an image, writing migrations).
+        return secrets.token_urlsafe(64)
     if not DEBUG:
         raise ImproperlyConfigured(
             "Set DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) to 50+ random characters, "

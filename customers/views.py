@@ -19,26 +19,16 @@ from customers.forms import (
     OrderForm,
     ShipmentForm,
 )
-from customers.models import OrderStatus
+from customers.models import Customer, OrderStatus
 from privacy import access, audit, purposes, roles
+from privacy.fields import encrypted_field_names
 from privacy.forms import GrantForm, NoticeForm
 
 counter_only = roles.role_required(*roles.COUNTER)
 
 BOARD_FIELDS = ["family_name", "given_name", "phone", "title", "isbn"]
 MATCH_FIELDS = ["family_name", "given_name", "family_name_kana", "given_name_kana", "phone"]
-DETAIL_FIELDS = [
-    "family_name",
-    "given_name",
-    "family_name_kana",
-    "given_name_kana",
-    "phone",
-    "email",
-    "postal_code",
-    "address",
-    "notes",
-    "orders",
-]
+DETAIL_FIELDS = [*encrypted_field_names(Customer), "orders"]
 
 
 @never_cache

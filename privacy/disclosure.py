@@ -14,20 +14,14 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from privacy import audit
+from privacy.fields import encrypted_field_names
 from privacy.models import AuditLogEntry, DisclosureRelease
 
-PROFILE_FIELDS = [
-    "family_name",
-    "given_name",
-    "family_name_kana",
-    "given_name_kana",
-    "phone",
-    "email",
-    "postal_code",
-    "address",
-    "notes",
-    "preferred_contact",
-]
+
+def _profile_fields(customer) -> list[str]:
+    return [*encrypted_field_names(type(customer)), "preferred_contact", "last_confirmed_at"]
+
+
 ORDER_FIELDS = [
     "reference",
     "title",
@@ -60,7 +54,7 @@ def build(customer) -> dict:
     return {
         "reference": customer.reference,
         "created_at": _text(customer.created_at),
-        "profile": {name: _text(getattr(customer, name)) for name in PROFILE_FIELDS},
+        "profile": {name: _text(getattr(customer, name)) for name in _profile_fields(customer)},
         "orders": [
             {name: _text(getattr(order, name)) for name in ORDER_FIELDS} for order in orders
         ],

@@ -151,3 +151,8 @@ class EncryptedTextField(models.BinaryField):
         defaults.update(kwargs)
         form_class = defaults.pop("form_class")
         return form_class(**defaults)
+
+
+def encrypted_field_names(model) -> list[str]:
+    """The names of a model's encrypted fields, in declaration order."""
+    return [f.name for f in model._meta.get_fields() if isinstance(f, EncryptedTextField)]
