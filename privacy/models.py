@@ -311,7 +311,7 @@ class IdentityMethod(models.TextChoices):
     PASSPORT = "passport", _("Passport seen at the counter")
     RESIDENCE_CARD = "residence_card", _("Residence card seen at the counter")
     REGISTERED_CONTACT = "registered_contact", _("Answered through the contact details on record")
-    OTHER = "other", _("Other (described in the notes)")
+    OTHER = "other", _("Other method")
 
 
 class DataRequest(models.Model):
