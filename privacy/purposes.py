@@ -30,8 +30,8 @@ DEFAULT_PURPOSES = [
     },
     {
         "code": NEW_RELEASE_INFO,
-        "ja": "新刊・イベントのご案内（ご希望の方のみ）",
-        "en": "News of new releases and events (only if you ask for it)",
+        "ja": "新刊・イベントのご案内",
+        "en": "News of new releases and events",
         "optional": True,
     },
 ]

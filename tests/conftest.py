@@ -41,6 +41,16 @@ def _keyring(django_db_setup_done=None):
 
 
 @pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Messages raised by services are asserted in English; pages choose their own language
+    per request (Japanese unless the language cookie says otherwise)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _privacy_scope():
     """Each test runs like one request: data keys are cached for its length only."""
     from privacy import context

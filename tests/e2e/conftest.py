@@ -3,6 +3,7 @@
 Skipped, with the reason, where chromium or Playwright is missing (.ci/run installs chromium).
 """
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -13,11 +14,23 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One browser for the journeys of a module, closed afterwards so that no event loop
+    outlives them. Playwright's sync API runs that loop in this thread; the ORM calls the tests
+    make between browser steps (and the database flush after each test) are still plain
+    synchronous calls, so Django's async guard is lifted for exactly that long."""
     if not CHROMIUM:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _launch(sync_api)
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _launch(sync_api):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -66,13 +79,6 @@ class Journey:
             self.page.fill("#id_token", f"{code:06d}")
             self.shot(f"second-step-{username}")
             self.page.click("button.primary")
-
-
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-    between browser steps are still plain synchronous calls. Only for these tests."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
