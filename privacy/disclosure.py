@@ -133,7 +133,7 @@ def release(data_request, *, by) -> str:
 def redeem(token: str):
     """The release for this token if it is unused and unexpired, marked used; else None."""
     found = (
-        DisclosureRelease.objects.select_for_update()
+        DisclosureRelease.objects.select_for_update(of=("self",))
         .select_related("request__customer")
         .filter(token_hash=_hash(token), used_at__isnull=True, expires_at__gt=timezone.now())
         .first()

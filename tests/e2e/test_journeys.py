@@ -91,12 +91,58 @@ def authenticator_for(user):
     return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
 
 
-def test_the_manager_logs_in_with_two_steps_and_corrects_a_phone_number(journey, manager, order):
+def test_the_manager_logs_in_with_two_steps_and_corrects_a_phone_number(
+    journey, browser, live_server, manager, clerk, order
+):
+    from privacy.models import DataRequest
+
     customer = order.customer
     page = journey.page
+    # The customer asks for their data on the public form.
+    journey.go("/privacy/request/")
+    page.select_option("#id_kind", "disclosure")
+    page.fill("#id_name", "本人")
+    page.fill("#id_contact", "090-0000-0000")
+    journey.shot("public-request")
+    page.click("button.primary")
+    request_ref = page.locator("p.card").inner_text()
+    request = DataRequest.objects.get()
+    assert request.reference in request_ref
+
     journey.login("manager", PASSWORD, authenticator=authenticator_for(manager))
     page.wait_for_url(re.compile(r"/board/$"))
     journey.shot("board")
+
+    # The disclosure request: identity, work, proposal.
+    journey.go(f"/requests/{request.pk}/")
+    page.select_option("#id_method", "driving_licence")
+    page.fill("#id_customer_reference", customer.reference)
+    page.click(f"button:has-text('{ja('Identity checked')}')")
+    page.click(f"button:has-text('{ja('Start work')}')")
+    page.fill("#id_reply", "開示データをお渡しします")
+    page.click(f"button:has-text('{ja('Ask for approval')}')")
+    journey.shot("request-proposed")
+
+    # A second person approves; the one-time link is shown to them once.
+    second = browser.new_context(locale="ja-JP").new_page()
+    second.goto(live_server.url + "/login/")
+    second.fill("#id_username", "clerk")
+    second.fill("#id_password", PASSWORD)
+    second.click("button.primary")
+    second.goto(live_server.url + f"/requests/{request.pk}/")
+    second.click(f"button:has-text('{ja('Approve')}')")
+    link = re.search(r"/privacy/disclosure/[\w-]+/", second.content()).group(0)
+    second.screenshot(path=str(journey.folder / "approved-by-second-person.png"), full_page=True)
+    second.context.close()
+
+    journey.go(link)
+    with page.expect_download() as download:
+        page.click("button.primary")
+    archive = download.value.path()
+    import zipfile
+
+    assert "package.json" in zipfile.ZipFile(archive).namelist()
+    journey.shot("package-downloaded")
 
     journey.go(f"/customers/{customer.pk}/")
     page.click(f"text={ja('Correct details')}")
