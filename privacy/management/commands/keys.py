@@ -8,18 +8,30 @@ from privacy import keyring
 
 
 class Command(BaseCommand):
-    help = "Create the keyring (init) or show its keys and how many data keys each wraps (status)."
+    help = (
+        "Manage the keyring: init, status, rotate (new key-encryption key, rewrap every data "
+        "key; resumable), retire KEY_ID, reindex (recompute blind indexes)."
+    )
     requires_system_checks = []
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("init", help="Create a new keyring file (mode 0600); never overwrites.")
         sub.add_parser("status", help="Key ids, which is active, data keys wrapped by each.")
+        rotate = sub.add_parser("rotate", help="Add a key, make it active, rewrap all data keys.")
+        rotate.add_argument("--batch", type=int, default=1000)
+        rotate.add_argument("--limit", type=int, default=None, help="Rewrap at most this many now.")
+        retire = sub.add_parser("retire", help="Remove a key that wraps nothing any more.")
+        retire.add_argument("kek_id")
+        reindex = sub.add_parser("reindex", help="Recompute every blind index.")
+        reindex.add_argument(
+            "--new-index-key", action="store_true", help="Replace the index key first."
+        )
 
     def handle(self, *args, action, **options):
-        getattr(self, f"handle_{action}")()
+        getattr(self, f"handle_{action}")(**options)
 
-    def handle_init(self):
+    def handle_init(self, **options):
         path = keyring.keyring_path()
         if path.exists():
             raise CommandError(
@@ -36,7 +48,7 @@ class Command(BaseCommand):
             "the data cannot be read; with the backups, anyone can."
         )
 
-    def handle_status(self):
+    def handle_status(self, **options):
         try:
             ring = keyring.load()
         except keyring.KeyringError as exc:
@@ -59,3 +71,46 @@ class Command(BaseCommand):
                 marks.append("MISSING FROM KEYRING")
             label = f" ({', '.join(marks)})" if marks else ""
             self.stdout.write(f"  {kek_id}{label}: wraps {counts.get(kek_id, 0)} data keys")
+
+    def _progress(self, done, total):
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            self.stdout.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending=""
+            )
+        else:
+            self.stdout.write(f"\r{done} rows", ending="")
+        self.stdout.flush()
+
+    def handle_rotate(self, batch, limit, **options):
+        from privacy import context, rotation
+
+        with context.scope():
+            result = rotation.rotate(batch=batch, limit=limit, progress=self._progress)
+        self.stdout.write("")
+        started = "new active key" if result.started_new_key else "continuing with active key"
+        self.stdout.write(
+            f"Rotation ({started} {result.active_kek_id}): {result.rewrapped} data keys rewrapped, "
+            f"{result.remaining} remaining."
+        )
+        if result.remaining:
+            self.stdout.write("Run `keys rotate` again to finish.")
+
+    def handle_retire(self, kek_id, **options):
+        from privacy import context, rotation
+
+        try:
+            with context.scope():
+                rotation.retire(kek_id)
+        except rotation.RotationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Key {kek_id} retired.")
+
+    def handle_reindex(self, new_index_key, **options):
+        from privacy import context, rotation
+
+        with context.scope():
+            count = rotation.reindex(new_index_key=new_index_key, progress=self._progress)
+        self.stdout.write("")
+        self.stdout.write(f"Recomputed the blind indexes of {count} rows.")
