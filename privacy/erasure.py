@@ -78,14 +78,15 @@ def _clear(instance) -> None:
 
 
 @transaction.atomic
-def erase_customer(customer, *, by) -> None:
-    """Erase for good. Refused while the customer has an open order."""
+def erase_customer(customer, *, by, reapply: bool = False) -> None:
+    """Erase for good. Refused while the customer has an open order, except when a restore
+    re-applies an erasure that was already decided (``reapply``)."""
     from customers.models import OPEN_STATUSES, Customer
 
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.erased_at is not None:
         return
-    if customer.orders.filter(status__in=OPEN_STATUSES).exists():
+    if not reapply and customer.orders.filter(status__in=OPEN_STATUSES).exists():
         raise ErasureRefused(
             _("This customer has open orders: close or cancel them before erasing.")
         )
@@ -97,5 +98,10 @@ def erase_customer(customer, *, by) -> None:
     datakeys.destroy(customer.pk)
     # Written before commit: if the commit fails, a ledger line for a customer who still
     # exists is harmless (a restore erases them again); the reverse would not be.
-    _append_to_ledger(str(customer.pk))
-    audit.record("privacy.customer.erased", target=customer, actor=by)
+    if not reapply:
+        _append_to_ledger(str(customer.pk))
+    audit.record(
+        "privacy.customer.erased_again" if reapply else "privacy.customer.erased",
+        target=customer,
+        actor=by,
+    )
