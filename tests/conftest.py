@@ -158,3 +158,20 @@ def transactional_audit(db):
     purposes.ensure_default_notice()  # an earlier test's flush removed the migration's data
     yield
     audit_guard.remove(connection)
+
+
+def path_for(template: str, order) -> str:
+    """Fill a URL template with real ids around ``order``: its customer, a grant on them, the
+    clerk who took it, and a pending request."""
+    from privacy import requests
+
+    pending = requests.intake(
+        kind="complaint", channel="counter", name="n", contact="c", details=""
+    )
+    return template.format(
+        customer=order.customer_id,
+        order=order.pk,
+        grant=order.customer.access_grants.first().pk,
+        staff=order.requested_by_id,
+        request=pending.pk,
+    )

@@ -4,7 +4,7 @@ not in the matrix fails the suite: a new view must say who may use it."""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.conftest import login
+from tests.conftest import login, path_for
 
 ANON = "anonymous"
 OUTSIDER = "outsider_clerk"
@@ -206,20 +206,7 @@ def test_access(request, client, order, persona, name):
     method, template, expected = MATRIX[name]
     if persona != ANON:
         login(client, request.getfixturevalue(persona))
-    grant = order.customer.access_grants.first()
-    from privacy import requests
-
-    data_request = requests.intake(
-        kind="complaint", channel="counter", name="n", contact="c", details=""
-    )
-    path = template.format(
-        customer=order.customer_id,
-        order=order.pk,
-        grant=grant.pk,
-        staff=order.requested_by_id,
-        request=data_request.pk,
-    )
-    response = getattr(client, method)(path)
+    response = getattr(client, method)(path_for(template, order))
     want = expected[persona]
     if want == LOGIN_REDIRECT:
         assert response.status_code == 302
