@@ -15,12 +15,10 @@ VAR_DIR = Path(env_str("BOOKSHOP_VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 
-_OFFLINE_COMMANDS = (
-    ["makemigrations"],
-    ["makemessages"],
-    ["compilemessages"],
-    ["collectstatic"],
-    ["keys"],
+# Commands that sign, serve and read nothing of the customers': they run without a secret key
+# or keyring (building an image, writing migrations or translations, creating the keyring).
+BOOKSHOP_OFFLINE_COMMANDS = frozenset(
+    {"makemigrations", "makemessages", "compilemessages", "collectstatic", "keys", "help"}
 )
 
 
@@ -30,8 +28,7 @@ def _secret_key() -> str:
         if len(key) < 50 or len(set(key)) < 5:
             raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters.")
         return key
-    if not DEBUG and sys.argv[1:2] in _OFFLINE_COMMANDS:
-        # Commands that sign and serve nothing (building an image, writing migrations).
+    if not DEBUG and sys.argv[1:2] and sys.argv[1] in BOOKSHOP_OFFLINE_COMMANDS:
         return secrets.token_urlsafe(64)
     if not DEBUG:
         raise ImproperlyConfigured(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from bookshop.http import safe_next
 from customers import selectors, services
 from customers.forms import (
     CancelForm,
@@ -243,7 +244,7 @@ def order_transition(request, pk, step):
         messages.error(request, str(error))
     else:
         messages.success(request, _("Order %(ref)s updated.") % {"ref": order.reference})
-    return redirect(_safe_next(request) or "customers:board")
+    return redirect(safe_next(request) or "customers:board")
 
 
 def _int_or_none(value):
@@ -296,19 +297,8 @@ def customer_confirm(request, pk):
     customer = selectors.get_customer_for_user(request.user, pk)
     services.customer_confirm(actor=request.user, customer_id=customer.pk)
     messages.success(request, _("Details confirmed with the customer."))
-    next_url = _safe_next(request)
+    next_url = safe_next(request)
     return redirect(next_url) if next_url else redirect("customers:customer_detail", pk=customer.pk)
-
-
-def _safe_next(request):
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return None
 
 
 @never_cache

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -17,6 +16,7 @@ from django_otp import match_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from bookshop.http import safe_next
 from privacy import accounts, audit, roles
 from privacy.account_forms import (
     AcknowledgeForm,
@@ -28,15 +28,6 @@ from privacy.account_forms import (
 from privacy.models import RulesAcknowledgement
 
 RECOVERY_CODES = 10
-
-
-def _next_or(request, default):
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 @never_cache
@@ -64,7 +55,7 @@ def two_factor_setup(request):
             return render(
                 request,
                 "registration/recovery_codes.html",
-                {"codes": codes, "next": _next_or(request, "/")},
+                {"codes": codes, "next": safe_next(request, "/")},
             )
         form.add_error(
             "token", _("This code is not right. Check the time on your phone and try again.")
@@ -79,7 +70,7 @@ def two_factor_setup(request):
             # An image, not inline markup: nothing is marked safe, and CSP allows data: images.
             "qr_data_uri": "data:image/svg+xml;base64," + base64.b64encode(svg).decode(),
             "secret": secret,
-            "next": _next_or(request, ""),
+            "next": safe_next(request, ""),
         },
     )
 
@@ -107,13 +98,13 @@ def two_factor_verify(request):
                 actor=request.user,
                 data={"recovery_code": isinstance(device, StaticDevice)},
             )
-            return redirect(_next_or(request, "home"))
+            return redirect(safe_next(request, "home"))
         audit.record("auth.2fa.failed", target=request.user, actor=request.user)
         form.add_error("token", _("This code is not right."))
     return render(
         request,
         "registration/two_factor_verify.html",
-        {"form": form, "next": _next_or(request, "")},
+        {"form": form, "next": safe_next(request, "")},
     )
 
 
@@ -126,12 +117,17 @@ def rules_acknowledge(request):
     form = AcknowledgeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         accounts.acknowledge(request.user, rules)
-        return redirect(_next_or(request, "home"))
+        return redirect(safe_next(request, "home"))
     acknowledged = RulesAcknowledgement.objects.filter(rules=rules, user=request.user).exists()
     return render(
         request,
         "privacy/rules_acknowledge.html",
-        {"rules": rules, "form": form, "acknowledged": acknowledged, "next": _next_or(request, "")},
+        {
+            "rules": rules,
+            "form": form,
+            "acknowledged": acknowledged,
+            "next": safe_next(request, ""),
+        },
     )
 
 

@@ -4,7 +4,6 @@ per-request cache of unwrapped data keys (forgotten when the response is done)."
 import ipaddress
 import uuid
 
-from auditlog.cid import correlation_id
 from django.conf import settings
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
@@ -39,11 +38,7 @@ class RequestScopeMiddleware:
         with context.scope(
             request=request, remote_addr=client_address(request), cid=request.cid
         ) as scope:
-            token = correlation_id.set(scope.cid)
-            try:
-                response = self.get_response(request)
-            finally:
-                correlation_id.reset(token)
+            response = self.get_response(request)
         response["X-Request-ID"] = scope.cid
         if not request.path_info.startswith("/static/"):
             # Pages may carry personal data: no browser or proxy may keep a copy.

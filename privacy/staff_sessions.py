@@ -55,7 +55,9 @@ class StaffSessionMiddleware:
     def _session_ended(request, user):
         now = time.time()
         login_at = request.session.setdefault(LOGIN_AT, now)
-        revoked = accounts.profile_for(user).sessions_revoked_at
+        # The backend already loaded the profile to check the end date: reuse it.
+        profile = getattr(user, "staff_profile", None)
+        revoked = profile.sessions_revoked_at if profile else None
         too_old = now - login_at > settings.BOOKSHOP_SESSION_ABSOLUTE_HOURS * 3600
         if too_old or (revoked is not None and revoked.timestamp() >= login_at):
             logout(request)
