@@ -305,7 +305,9 @@ def test_a_clerk_cannot_propose_and_nothing_is_due_before_its_time(clerk, manage
     pick_up(clerk, order, timezone.now())
     with pytest.raises(retention.RetentionError, match="Only a manager"):
         retention.propose(by=clerk)
-    with at(timezone.now() + timedelta(days=365)):
-        with pytest.raises(retention.RetentionError, match="Nothing is due"):
-            retention.propose(by=manager)
+    with (
+        at(timezone.now() + timedelta(days=365)),
+        pytest.raises(retention.RetentionError, match="Nothing is due"),
+    ):
+        retention.propose(by=manager)
     assert login(Client(), clerk).get("/manager/retention/").status_code == 403
