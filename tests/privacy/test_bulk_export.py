@@ -97,7 +97,16 @@ def test_an_export_needs_a_second_manager_and_downloads_once_watermarked_and_log
     assert not AuditLogEntry.objects.filter(additional_data__purpose="bulk_export").exists()
 
     approver = english(login(Client(), second_manager))
+    approve_form = f'action="/manager/exports/{item.pk}/approve/"'
+    assert approve_form in approver.get(f"/manager/exports/{item.pk}/").content.decode()
+    assert approve_form not in asker.get(f"/manager/exports/{item.pk}/").content.decode()
     approver.post(f"/manager/exports/{item.pk}/approve/")
+    download_form = f'action="/manager/exports/{item.pk}/download/"'
+    assert (
+        download_form
+        in login(Client(), manager).get(f"/manager/exports/{item.pk}/").content.decode()
+    )
+    assert download_form not in approver.get(f"/manager/exports/{item.pk}/").content.decode()
     item.refresh_from_db()
     assert item.status == "approved" and item.decided_by == second_manager
     # The approver cannot take the file: only the one who asked.

@@ -176,6 +176,8 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
     shop, clerk, manager, second_manager
 ):
     with at(shop.now):
+        overview = login(Client(), manager).get("/manager/retention/").content.decode()
+        assert "消去の期限が来た顧客" in overview and "一括処理を提案" in overview
         proposer = english(login(Client(), manager))
         response = proposer.post("/manager/retention/", follow=True)
         batch = RetentionBatch.objects.get()
