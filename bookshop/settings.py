@@ -176,6 +176,16 @@ BOOKSHOP_ERASURE_LEDGER = env_str("BOOKSHOP_ERASURE_LEDGER", str(VAR_DIR / "eras
 BOOKSHOP_DISCLOSURE_LINK_DAYS = env_int("BOOKSHOP_DISCLOSURE_LINK_DAYS", 7, minimum=1)
 # Requests and complaints one address may send through the public form in an hour.
 BOOKSHOP_PUBLIC_FORM_PER_HOUR = env_int("BOOKSHOP_PUBLIC_FORM_PER_HOUR", 5, minimum=1)
+# Retention (privacy/retention.py): a customer with no open order is erased this many months
+# after their last order closed (or after they were recorded, with no order at all).
+BOOKSHOP_RETENTION_CUSTOMER_MONTHS = env_int("BOOKSHOP_RETENTION_CUSTOMER_MONTHS", 24, minimum=1)
+# Closed orders lose their book details (title, author, publisher, ISBN, reason for
+# cancelling) this many months after they closed; dates, status and quantities stay.
+BOOKSHOP_RETENTION_ORDER_DETAIL_MONTHS = env_int(
+    "BOOKSHOP_RETENTION_ORDER_DETAIL_MONTHS", 13, minimum=1
+)
+# Hours an approved bulk export can be downloaded (once, by the person who asked for it).
+BOOKSHOP_EXPORT_DOWNLOAD_HOURS = env_int("BOOKSHOP_EXPORT_DOWNLOAD_HOURS", 24, minimum=1)
 
 # --- Mail: arrival notices go out from the app itself ------------------------------------
 EMAIL_BACKEND = env_str(

@@ -150,6 +150,8 @@ class SpecialOrder(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     cancel_reason = EncryptedTextField(_("reason for cancelling"), max_length=500)
+    # Set when retention cleared the book details of this closed order (privacy/retention.py).
+    details_cleared_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1, editable=False)
 

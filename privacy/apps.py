@@ -10,7 +10,13 @@ class PrivacyConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from privacy import checks, signals  # noqa: F401
-        from privacy.models import AccessGrant, DataRequest, HoursOverride
+        from privacy.models import (
+            AccessGrant,
+            DataRequest,
+            ExportRequest,
+            HoursOverride,
+            RetentionBatch,
+        )
         from privacy.registry import register_personal_model
 
         register_personal_model(DataRequest)
@@ -21,4 +27,12 @@ class PrivacyConfig(AppConfig):
         )
         auditlog.register(
             HoursOverride, mask_fields=["reason"], mask_callable="privacy.registry.redact"
+        )
+        # The frozen lists of ids are long and say nothing a reference does not.
+        auditlog.register(RetentionBatch, exclude_fields=["customer_ids", "order_ids"])
+        auditlog.register(
+            ExportRequest,
+            mask_fields=["reason"],
+            mask_callable="privacy.registry.redact",
+            exclude_fields=["customer_ids"],
         )

@@ -54,11 +54,23 @@ def record(event: str, *, target=None, actor=None, action=Action.ACCESS, data=No
 
 
 def record_reads(
-    customers, *, actor, purpose: str, fields: list[str], event="customers.customer.read"
+    customers,
+    *,
+    actor,
+    purpose: str,
+    fields: list[str],
+    event="customers.customer.read",
+    data: dict | None = None,
 ):
-    """Append one access entry per customer shown, in one insert."""
+    """Append one access entry per customer shown, in one insert. ``data`` adds context
+    (the bulk export a read belongs to, for instance), never a personal value."""
     entries = [
-        _entry(event, target=customer, actor=actor, data={"purpose": purpose, "fields": fields})
+        _entry(
+            event,
+            target=customer,
+            actor=actor,
+            data={**(data or {}), "purpose": purpose, "fields": fields},
+        )
         for customer in {c.pk: c for c in customers}.values()
     ]
     return audit_chain.append(entries)

@@ -78,9 +78,10 @@ def _clear(instance) -> None:
 
 
 @transaction.atomic
-def erase_customer(customer, *, by, reapply: bool = False) -> None:
+def erase_customer(customer, *, by, reapply: bool = False, data: dict | None = None) -> None:
     """Erase for good. Refused while the customer has an open order, except when a restore
-    re-applies an erasure that was already decided (``reapply``)."""
+    re-applies an erasure that was already decided (``reapply``). ``data`` goes into the
+    audit entry (the retention batch that decided it, for instance)."""
     from customers.models import OPEN_STATUSES, Customer
 
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
@@ -104,4 +105,5 @@ def erase_customer(customer, *, by, reapply: bool = False) -> None:
         "privacy.customer.erased_again" if reapply else "privacy.customer.erased",
         target=customer,
         actor=by,
+        data=data,
     )

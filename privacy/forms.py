@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from privacy import normalize
 from privacy.audit_review import ACTION_FILTERS, customer_reference_filter
-from privacy.models import IdentityMethod, NoticeMethod, RequestKind
+from privacy.models import ExportScope, IdentityMethod, NoticeMethod, RequestKind
 
 
 class ReasonField(forms.CharField):
@@ -266,3 +266,34 @@ class ProposeForm(forms.Form):
 class ExtendForm(forms.Form):
     days = forms.IntegerField(label=_("Extend by (days)"), min_value=1, max_value=60)
     reason = ReasonField()
+
+
+class ExportRequestForm(forms.Form):
+    """Ask for a bulk export: which customers, and why."""
+
+    scope = forms.ChoiceField(
+        label=_("Which customers"), choices=ExportScope.choices, widget=forms.RadioSelect
+    )
+    date_from = forms.DateField(
+        label=_("Orders placed from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        label=_("Orders placed until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    reason = ReasonField(help_text=_("What the data is for; the approver and the log see it."))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("scope") == ExportScope.ORDERED_BETWEEN:
+            start, end = cleaned.get("date_from"), cleaned.get("date_to")
+            if start is None and "date_from" not in self.errors:
+                self.add_error("date_from", _("Give the first day."))
+            if end is None and "date_to" not in self.errors:
+                self.add_error("date_to", _("Give the last day."))
+            if start and end and start > end:
+                self.add_error("date_to", _("The last day cannot be before the first."))
+        return cleaned

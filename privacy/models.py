@@ -396,3 +396,120 @@ class DisclosureRelease(models.Model):
 
     def __str__(self):
         return f"DisclosureRelease {self.pk}"
+
+
+def _batch_reference() -> str:
+    import secrets
+
+    return "B-" + secrets.token_hex(4).upper()
+
+
+class ApprovalStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    REFUSED = "refused", _("Refused")
+    DONE = "done", _("Done")
+
+
+class RetentionBatch(models.Model):
+    """Customers and closed orders whose retention period has ended, frozen when the manager
+    proposes the batch. Nothing is erased until a second person approves it, and each one is
+    checked again then: a customer who ordered in between is kept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(
+        max_length=12, unique=True, default=_batch_reference, editable=False
+    )
+    status = models.CharField(
+        max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PROPOSED
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    # Primary keys (strings) of the customers to erase and of the orders to clear.
+    customer_ids = models.JSONField(default=list)
+    order_ids = models.JSONField(default=list)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    customers_erased = models.PositiveIntegerField(default=0)
+    customers_kept = models.PositiveIntegerField(default=0)
+    orders_cleared = models.PositiveIntegerField(default=0)
+    orders_kept = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-proposed_at"]
+
+    def __str__(self):
+        return f"RetentionBatch {self.reference}"
+
+    @property
+    def customer_count(self) -> int:
+        return len(self.customer_ids)
+
+    @property
+    def order_count(self) -> int:
+        return len(self.order_ids)
+
+
+def _export_reference() -> str:
+    import secrets
+
+    return "E-" + secrets.token_hex(4).upper()
+
+
+class ExportScope(models.TextChoices):
+    ALL = "all", _("Every customer")
+    ORDERED_BETWEEN = "ordered_between", _("Customers with an order placed between two dates")
+
+
+class ExportRequest(models.Model):
+    """A bulk export of customers' personal data: asked for with a reason, approved by a
+    second person, downloaded once by the person who asked, within a short window. The
+    customers are frozen when it is asked for, so the approver approves exactly them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(
+        max_length=12, unique=True, default=_export_reference, editable=False
+    )
+    scope = models.CharField(_("which customers"), max_length=20, choices=ExportScope.choices)
+    date_from = models.DateField(_("from"), null=True, blank=True)
+    date_to = models.DateField(_("to"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=200)
+    status = models.CharField(
+        max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PROPOSED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    customer_ids = models.JSONField(default=list)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    download_until = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    customers_exported = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"ExportRequest {self.reference}"
+
+    @property
+    def customer_count(self) -> int:
+        return len(self.customer_ids)
+
+    @property
+    def may_download_now(self) -> bool:
+        return (
+            self.status == ApprovalStatus.APPROVED
+            and self.downloaded_at is None
+            and self.download_until is not None
+            and self.download_until > timezone.now()
+        )

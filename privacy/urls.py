@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy import request_views, views
+from privacy import export_views, request_views, retention_views, views
 
 app_name = "privacy"
 
@@ -15,6 +15,20 @@ urlpatterns = [
     path("requests/<uuid:pk>/", request_views.request_detail, name="request_detail"),
     path("requests/<uuid:pk>/correct/", request_views.request_correct, name="request_correct"),
     path("requests/<uuid:pk>/<slug:action>/", request_views.request_action, name="request_action"),
+    path("manager/retention/", retention_views.retention_overview, name="retention"),
+    path("manager/retention/<uuid:pk>/", retention_views.retention_batch, name="retention_batch"),
+    path(
+        "manager/retention/<uuid:pk>/<slug:action>/",
+        retention_views.retention_action,
+        name="retention_action",
+    ),
+    path("manager/exports/", export_views.exports, name="exports"),
+    path("manager/exports/<uuid:pk>/", export_views.export_detail, name="export_detail"),
+    path(
+        "manager/exports/<uuid:pk>/<slug:action>/",
+        export_views.export_action,
+        name="export_action",
+    ),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

@@ -73,6 +73,26 @@ TAMPER = {
         "get",
         "/requests/00000000-0000-4000-8000-000000000000/correct/",
     ),
+    "privacy:retention_batch": (
+        "manager",
+        "get",
+        "/manager/retention/00000000-0000-4000-8000-000000000000/",
+    ),
+    "privacy:retention_action": (
+        "manager",
+        "post",
+        "/manager/retention/00000000-0000-4000-8000-000000000000/approve/",
+    ),
+    "privacy:export_detail": (
+        "manager",
+        "get",
+        "/manager/exports/00000000-0000-4000-8000-000000000000/",
+    ),
+    "privacy:export_action": (
+        "manager",
+        "post",
+        "/manager/exports/00000000-0000-4000-8000-000000000000/download/",
+    ),
 }
 
 
@@ -114,6 +134,10 @@ POST_URLS = [
     (None, "/privacy/disclosure/some-token/"),
     ("clerk", "/customers/{customer}/confirm/"),
     ("manager", "/requests/{request}/correct/"),
+    ("manager", "/manager/retention/"),
+    ("manager", "/manager/retention/00000000-0000-4000-8000-000000000000/approve/"),
+    ("manager", "/manager/exports/"),
+    ("manager", "/manager/exports/00000000-0000-4000-8000-000000000000/approve/"),
     ("administrator", "/staff/"),
     ("administrator", "/staff/{staff}/end_sessions/"),
     ("clerk", "/account/2fa/setup/"),
@@ -161,6 +185,10 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "disclosure_download",
         "customers:customer_confirm",
         "privacy:request_correct",
+        "privacy:retention",
+        "privacy:retention_action",
+        "privacy:exports",
+        "privacy:export_action",
         "two_factor_setup",
         "two_factor_verify",
         "rules_acknowledge",
@@ -177,6 +205,8 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "customers:customer_detail",
         "privacy:audit_log",
         "privacy:audit_export",
+        "privacy:retention_batch",
+        "privacy:export_detail",
     }
 
     def walk(patterns, prefix=""):
