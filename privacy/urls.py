@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy import request_views, views
+from privacy import request_views, third_party_views, views
 
 app_name = "privacy"
 
@@ -15,6 +15,17 @@ urlpatterns = [
     path("requests/<uuid:pk>/", request_views.request_detail, name="request_detail"),
     path("requests/<uuid:pk>/correct/", request_views.request_correct, name="request_correct"),
     path("requests/<uuid:pk>/<slug:action>/", request_views.request_action, name="request_action"),
+    path(
+        "customers/<uuid:pk>/third-party/new/",
+        third_party_views.provision_new,
+        name="provision_new",
+    ),
+    path("manager/third-party/", third_party_views.provision_list, name="provision_list"),
+    path(
+        "third-party/<uuid:pk>/<slug:action>/",
+        third_party_views.provision_action,
+        name="provision_action",
+    ),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]
