@@ -18,6 +18,8 @@ from privacy import access, audit, datakeys, hours, roles
 from privacy.models import ProvidedItem, ProvisionBasis, ThirdPartyProvision
 
 KEEP_YEARS = 3
+# Dates before this are typing mistakes (and year 1 would not survive the time zone).
+EARLIEST = datetime.date(2000, 1, 1)
 FIELDS = ["recipient", "recipient_details", "items", "purpose", "other_basis"]
 
 
@@ -64,7 +66,11 @@ def record(
         raise ProvisionRefused(_("Choose the data that was given."), "items")
     if not (purpose or "").strip():
         raise ProvisionRefused(_("Say what the data was given for."), "purpose")
-    if provided_on is None or provided_on > today:
+    if provided_on is None or provided_on < EARLIEST:
+        raise ProvisionRefused(_("Check the date."), "provided_on")
+    if consent_obtained_at is not None and consent_obtained_at.date() < EARLIEST:
+        raise ProvisionRefused(_("Check the date."), "consent_obtained_at")
+    if provided_on > today:
         raise ProvisionRefused(
             _("Record a provision once the data has been given: the date cannot be in the future."),
             "provided_on",

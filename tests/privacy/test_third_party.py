@@ -256,3 +256,23 @@ def test_a_hidden_customers_record_is_not_reachable_by_id(clerk, outsider_clerk)
     mine = login(Client(), clerk)
     assert mine.post(f"/third-party/{record.pk}/approve_delete/").status_code == 404
     assert mine.get(f"/customers/{theirs.customer_id}/third-party/new/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("provided_on", "consent", "field"),
+    [
+        ("0001-01-01", "0001-01-01T00:00", "provided_on"),
+        ("9999-12-31", "2020-01-01T10:00", "provided_on"),
+        ("2020-01-02", "0001-01-01T00:00", "consent_obtained_at"),
+        ("2020-01-02", "9999-12-31T23:59", "consent_obtained_at"),
+    ],
+)
+def test_impossible_dates_are_refused_on_their_field(clerk, customer, provided_on, consent, field):
+    client = login(Client(raise_request_exception=False), clerk)
+    response = client.post(
+        f"/customers/{customer.pk}/third-party/new/",
+        form_post(provided_on=provided_on, consent_obtained_at=consent),
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert not ThirdPartyProvision.objects.exists()
