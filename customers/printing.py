@@ -25,10 +25,12 @@ FIELDS = {
         "family_name",
         "given_name",
         "family_name_kana",
+        "given_name_kana",
         "phone_last4",
         "title",
+        "isbn",
     ],
-    PrintKind.ORDER_SLIP: ["family_name", "given_name", "phone_last4", "title", "author"],
+    PrintKind.ORDER_SLIP: ["family_name", "given_name", "phone_last4", "title", "author", "isbn"],
 }
 
 
