@@ -1,3 +1,4 @@
+import secrets
 import uuid
 
 from django.conf import settings
@@ -197,3 +198,36 @@ class CustomerGroupObjectPermission(GroupObjectPermissionBase):
     """Guardian's direct foreign-key permission: one team may see one customer."""
 
     content_object = models.ForeignKey(Customer, on_delete=models.CASCADE)
+
+
+class PrintKind(models.TextChoices):
+    PICKUP_LIST = "pickup_list", _("Pickup list")
+    ORDER_SLIP = "order_slip", _("Order slip")
+
+
+def _print_id() -> str:
+    return "P-" + secrets.token_hex(4).upper()
+
+
+class PrintJob(models.Model):
+    """One printed pickup list or order slip. Its print id is on every page, so a sheet found
+    lying around leads back to who printed it, when, and whose orders were on it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    print_id = models.CharField(max_length=12, unique=True, default=_print_id, editable=False)
+    kind = models.CharField(max_length=12, choices=PrintKind.choices)
+    printed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    printed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Customers on the sheet (orders can share a customer).
+    count = models.PositiveIntegerField(default=0)
+    orders = models.ManyToManyField(SpecialOrder, related_name="print_jobs")
+    # The printer's first look at the page is the print itself; any later look is logged.
+    first_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-printed_at"]
+
+    def __str__(self):
+        return f"PrintJob {self.print_id}"

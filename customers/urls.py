@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import print_views, views
 
 app_name = "customers"
 
@@ -18,4 +18,8 @@ urlpatterns = [
         name="order_new_for_customer",
     ),
     path("shipments/", views.shipment, name="shipment"),
+    path("print/pickup-list/", print_views.print_pickup_list, name="print_pickup_list"),
+    path("print/orders/<uuid:pk>/slip/", print_views.print_order_slip, name="print_order_slip"),
+    path("print/<uuid:pk>/", print_views.print_job, name="print_job"),
+    path("manager/prints/", print_views.print_log, name="print_log"),
 ]

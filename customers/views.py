@@ -21,7 +21,7 @@ from customers.forms import (
     ShipmentForm,
 )
 from customers.models import Customer, OrderStatus
-from privacy import access, audit, purposes, roles
+from privacy import access, audit, purposes, roles, third_party
 from privacy.fields import encrypted_field_names
 from privacy.forms import GrantForm, NoticeForm
 
@@ -187,8 +187,12 @@ def customer_detail(request, pk):
     suspended = sorted(
         purposes.purpose_label(code) for code in purposes.suspended_purposes(customer)
     )
+    provisions = third_party.for_customer(customer)
     audit.record_reads(
-        [customer], actor=request.user, purpose="customer_record", fields=DETAIL_FIELDS
+        [customer],
+        actor=request.user,
+        purpose="customer_record",
+        fields=[*DETAIL_FIELDS, "third_party_provisions"] if provisions else DETAIL_FIELDS,
     )
     return render(
         request,
@@ -201,6 +205,7 @@ def customer_detail(request, pk):
             "notices": notices,
             "suspended": suspended,
             "needs_notice": purposes.needs_notice(customer),
+            "provisions": provisions,
         },
     )
 

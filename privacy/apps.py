@@ -9,17 +9,20 @@ class PrivacyConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        from privacy import checks, signals  # noqa: F401
+        from privacy import checks, erasure, signals  # noqa: F401
         from privacy.models import (
             AccessGrant,
             DataRequest,
             ExportRequest,
             HoursOverride,
             RetentionBatch,
+            ThirdPartyProvision,
         )
         from privacy.registry import register_personal_model
 
         register_personal_model(DataRequest)
+        register_personal_model(ThirdPartyProvision)
+        erasure.register(ThirdPartyProvision, "customer")
 
         # Free-text reasons may name a person: the log says they changed, not what they say.
         auditlog.register(

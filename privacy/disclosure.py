@@ -71,7 +71,21 @@ def build(customer) -> dict:
             {"purpose": s.purpose, "since": _text(s.since), "lifted_at": _text(s.lifted_at)}
             for s in customer.suspensions.order_by("since")
         ],
-        "third_party_provisions": [],
+        "third_party_provisions": [
+            {
+                "reference": p.reference,
+                "recipient": _text(p.recipient),
+                "recipient_details": _text(p.recipient_details),
+                "items": ", ".join(p.items),
+                "purpose": _text(p.purpose),
+                "provided_on": _text(p.provided_on),
+                "basis": p.basis,
+                "consent_obtained_at": _text(p.consent_obtained_at),
+                "other_basis": _text(p.other_basis),
+                "keep_until": _text(p.keep_until),
+            }
+            for p in customer.third_party_provisions.order_by("provided_on", "created_at")
+        ],
         "access_log": [
             {
                 "when": _text(entry.timestamp),
@@ -106,6 +120,7 @@ def as_zip(package: dict) -> bytes:
         archive.writestr("package.json", json.dumps(package, ensure_ascii=False, indent=2))
         archive.writestr("profile.csv", _csv([package["profile"]]))
         archive.writestr("orders.csv", _csv(package["orders"]))
+        archive.writestr("third_party.csv", _csv(package["third_party_provisions"]))
         archive.writestr("access_log.csv", _csv(package["access_log"]))
         archive.writestr(
             "package.html",

@@ -513,3 +513,78 @@ class ExportRequest(models.Model):
             and self.download_until is not None
             and self.download_until > timezone.now()
         )
+
+
+class ProvisionBasis(models.TextChoices):
+    CONSENT = "consent", _("The customer's consent")
+    OTHER = "other", _("Another legal basis (recorded by the manager)")
+
+
+class ProvidedItem(models.TextChoices):
+    NAME = "name", _("Name")
+    KANA = "kana", _("Name in kana")
+    PHONE = "phone", _("Phone number")
+    EMAIL = "email", _("Email address")
+    ADDRESS = "address", _("Postal code and address")
+    ORDER = "order", _("What they ordered (title, ISBN)")
+
+
+class ThirdPartyProvision(models.Model):
+    """A record of personal data given to a third party (第三者提供記録, APPI art. 29), for
+    example a distributor delivering straight to the customer. Kept for three years from the
+    provision; then flagged for review and deleted with a second person's approval. The
+    recipient and free text are encrypted under the customer's key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="third_party_provisions"
+    )
+    recipient = EncryptedTextField(_("recipient"), max_length=200, blank=False)
+    recipient_details = EncryptedTextField(
+        _("recipient's address or other details"), max_length=300
+    )
+    items = models.JSONField(_("data given"), default=list)
+    purpose = EncryptedTextField(_("purpose of the provision"), max_length=500, blank=False)
+    provided_on = models.DateField(_("provided on"))
+    basis = models.CharField(_("basis"), max_length=10, choices=ProvisionBasis.choices)
+    consent_obtained_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    other_basis = EncryptedTextField(_("legal basis"), max_length=500)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    keep_until = models.DateField(_("kept until"), db_index=True)
+    deletion_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deletion_proposed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuditedManager()
+
+    class Meta:
+        verbose_name = _("third-party provision record")
+        verbose_name_plural = _("third-party provision records")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(basis="other") | models.Q(consent_obtained_at__isnull=False),
+                name="provision_consent_has_a_time",
+            )
+        ]
+
+    def __str__(self):
+        return f"ThirdPartyProvision {self.reference}"
+
+    def data_subject_id(self):
+        return self.customer_id
+
+    @property
+    def reference(self) -> str:
+        return f"T-{self.pk.hex[:8].upper()}"
+
+    @property
+    def retention_expired(self) -> bool:
+        return self.keep_until < timezone.localdate()
+
+    def item_labels(self) -> list[str]:
+        labels = dict(ProvidedItem.choices)
+        return [str(labels.get(code, code)) for code in self.items]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from privacy import export_views, request_views, retention_views, views
+from privacy import export_views, request_views, retention_views, third_party_views, views
 
 app_name = "privacy"
 
@@ -28,6 +28,17 @@ urlpatterns = [
         "manager/exports/<uuid:pk>/<slug:action>/",
         export_views.export_action,
         name="export_action",
+    ),
+    path(
+        "customers/<uuid:pk>/third-party/new/",
+        third_party_views.provision_new,
+        name="provision_new",
+    ),
+    path("manager/third-party/", third_party_views.provision_list, name="provision_list"),
+    path(
+        "third-party/<uuid:pk>/<slug:action>/",
+        third_party_views.provision_action,
+        name="provision_action",
     ),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),

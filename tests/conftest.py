@@ -27,6 +27,12 @@ ORDER_CANARIES = {
     "isbn": "978-4-06-293450-3",
 }
 
+PROVISION_CANARIES = {
+    "recipient": "取次カナリア社Rr58",
+    "recipient_details": "カナリア区配送センターDd26",
+    "purpose": "カナリア直送目的Pq64",
+}
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _keyring(django_db_setup_done=None):
@@ -168,10 +174,37 @@ def path_for(template: str, order) -> str:
     pending = requests.intake(
         kind="complaint", channel="counter", name="n", contact="c", details=""
     )
+    extra = {}
+    if "{print_job}" in template:
+        from customers import printing
+
+        extra["print_job"] = printing.print_order_slip(actor=order.requested_by, order=order).pk
+    if "{provision}" in template:
+        extra["provision"] = provision_for(order.customer, order.requested_by).pk
     return template.format(
         customer=order.customer_id,
         order=order.pk,
         grant=order.customer.access_grants.first().pk,
         staff=order.requested_by_id,
         request=pending.pk,
+        **extra,
     )
+
+
+def provision_for(customer, clerk, **overrides):
+    """A record that the customer's data went to a distributor, with their consent."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from privacy import third_party
+
+    data = {
+        **PROVISION_CANARIES,
+        "items": ["name", "phone", "address"],
+        "provided_on": timezone.localdate(),
+        "basis": "consent",
+        "consent_obtained_at": timezone.now() - timedelta(minutes=5),
+    }
+    data.update(overrides)
+    return third_party.record(actor=clerk, customer=customer, **data)

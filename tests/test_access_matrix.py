@@ -212,6 +212,42 @@ MATRIX = {
         "/staff/{staff}/end_sessions/",
         {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 302},
     ),
+    "customers:print_pickup_list": (
+        "post",
+        "/print/pickup-list/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 302, CLERK: 302, MANAGER: 302, ADMIN: 403},
+    ),
+    "customers:print_order_slip": (
+        "post",
+        "/print/orders/{order}/slip/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 302, MANAGER: 302, ADMIN: 403},
+    ),
+    # The clerk printed it; the manager may open it to trace a sheet; nobody else.
+    "customers:print_job": (
+        "get",
+        "/print/{print_job}/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "customers:print_log": (
+        "get",
+        "/manager/prints/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:provision_new": (
+        "get",
+        "/customers/{customer}/third-party/new/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 200, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:provision_list": (
+        "get",
+        "/manager/third-party/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "privacy:provision_action": (
+        "post",
+        "/third-party/{provision}/propose_delete/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 403, MANAGER: 302, ADMIN: 403},
+    ),
 }
 
 

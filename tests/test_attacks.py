@@ -93,6 +93,16 @@ TAMPER = {
         "post",
         "/manager/exports/00000000-0000-4000-8000-000000000000/download/",
     ),
+    "customers:print_order_slip": ("clerk", "post", "/print/orders/{order}/slip/"),
+    # Another printer's job: tests/customers/test_printing.py opens a real one.
+    "customers:print_job": ("clerk", "get", "/print/00000000-0000-4000-8000-000000000000/"),
+    "privacy:provision_new": ("clerk", "post", "/customers/{customer}/third-party/new/"),
+    # A hidden customer's record: tests/privacy/test_third_party.py tries a real one.
+    "privacy:provision_action": (
+        "clerk",
+        "post",
+        "/third-party/00000000-0000-4000-8000-000000000000/approve_delete/",
+    ),
 }
 
 
@@ -146,6 +156,10 @@ POST_URLS = [
     ("clerk", "/logout/"),
     (None, "/login/"),
     (None, "/i18n/setlang/"),
+    ("clerk", "/print/pickup-list/"),
+    ("clerk", "/print/orders/{order}/slip/"),
+    ("clerk", "/customers/{customer}/third-party/new/"),
+    ("manager", "/third-party/{provision}/propose_delete/"),
 ]
 
 
@@ -195,8 +209,15 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "logout",
         "login",
         "set_language",
+        "customers:print_pickup_list",
+        "customers:print_order_slip",
+        "privacy:provision_new",
+        "privacy:provision_action",
     }
     read_only = {
+        "customers:print_job",
+        "customers:print_log",
+        "privacy:provision_list",
         "privacy_notice",
         "privacy:request_board",
         "privacy:request_detail",

@@ -329,3 +329,55 @@ def test_the_request_steps(manager, action, method, ref, outcome, reply, days, r
         },
     )
     assert response.status_code in (302, 404)
+
+
+@FUZZ
+@given(
+    values=st.fixed_dictionaries(
+        dict.fromkeys(
+            [
+                "recipient",
+                "recipient_details",
+                "purpose",
+                "provided_on",
+                "basis",
+                "consent_obtained_at",
+                "other_basis",
+            ],
+            TEXT,
+        )
+    ),
+    items=st.lists(st.sampled_from(["name", "phone", "address", "bogus", ""]), max_size=3),
+    dates=st.sampled_from(
+        [
+            ("2020-01-01", "2019-12-31T10:00"),
+            ("0001-01-01", "0001-01-01T00:00"),
+            ("9999-12-31", "9999-12-31T23:59"),
+            ("1999-12-31", "1999-12-31T23:59"),
+        ]
+    ),
+)
+def test_the_third_party_provision_form(manager, customer, values, items, dates):
+    from privacy.models import ThirdPartyProvision
+
+    client = login(Client(raise_request_exception=False), manager)
+    post = {**values, "items": items}
+    if values["basis"] not in ("consent", "other"):
+        post["provided_on"], post["consent_obtained_at"] = dates
+        post["basis"] = "consent"
+    before = ThirdPartyProvision.objects.count()
+    response = client.post(f"/customers/{customer.pk}/third-party/new/", post)
+    assert_answered(response, form_names=("form",))
+    assert ThirdPartyProvision.objects.count() == before + (1 if response.status_code == 302 else 0)
+
+
+@FUZZ
+@given(expired_only=TEXT, basis=TEXT, date_from=TEXT, date_to=TEXT, print_id=TEXT)
+def test_the_manager_lists(manager, expired_only, basis, date_from, date_to, print_id):
+    client = login(Client(raise_request_exception=False), manager)
+    response = client.get(
+        "/manager/third-party/",
+        {"expired_only": expired_only, "basis": basis, "date_from": date_from, "date_to": date_to},
+    )
+    assert response.status_code == 200
+    assert client.get("/manager/prints/", {"print_id": print_id}).status_code == 200

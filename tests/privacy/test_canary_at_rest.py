@@ -91,6 +91,10 @@ def test_no_canary_leaks_from_the_main_flows(
     client.post("/shipments/", {"isbn": ORDER_CANARIES["isbn"]})
     for step, data in [("ordered", {}), ("arrived", {}), ("notified", {"channel": "phone"})]:
         client.post(f"/orders/{order.pk}/{step}/", data)
+    printed = client.post("/print/pickup-list/", follow=True).content.decode()
+    assert CANARIES["family_name"] in printed and CANARIES["phone"] not in printed
+    slip = client.post(f"/print/orders/{order.pk}/slip/", follow=True).content.decode()
+    assert CANARIES["phone"] not in slip
     edit = client.get(f"/customers/{customer.pk}/edit/")
     assert edit.status_code == 200
 
