@@ -162,16 +162,26 @@ def transactional_audit(db):
 
 def path_for(template: str, order) -> str:
     """Fill a URL template with real ids around ``order``: its customer, a grant on them, the
-    clerk who took it, and a pending request."""
+    clerk who took it, a pending request, and an open incident."""
     from privacy import requests
 
     pending = requests.intake(
         kind="complaint", channel="counter", name="n", contact="c", details=""
     )
+    incident = ""
+    if "{incident}" in template:
+        from django.utils import timezone
+
+        from incidents import services as incident_services
+
+        incident = incident_services.record(
+            by=order.requested_by, discovered_at=timezone.now(), summary="s"
+        ).pk
     return template.format(
         customer=order.customer_id,
         order=order.pk,
         grant=order.customer.access_grants.first().pk,
         staff=order.requested_by_id,
         request=pending.pk,
+        incident=incident,
     )

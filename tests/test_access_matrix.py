@@ -182,6 +182,31 @@ MATRIX = {
         "/staff/{staff}/end_sessions/",
         {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 403, ADMIN: 302},
     ),
+    "incidents:register": (
+        "get",
+        "/manager/incidents/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 200},
+    ),
+    "incidents:incident_new": (
+        "get",
+        "/manager/incidents/new/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "incidents:incident_detail": (
+        "get",
+        "/manager/incidents/{incident}/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 200},
+    ),
+    "incidents:incident_edit": (
+        "get",
+        "/manager/incidents/{incident}/edit/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "incidents:incident_action": (
+        "post",
+        "/manager/incidents/{incident}/close/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403},
+    ),
 }
 
 

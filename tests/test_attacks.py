@@ -73,6 +73,21 @@ TAMPER = {
         "get",
         "/requests/00000000-0000-4000-8000-000000000000/correct/",
     ),
+    "incidents:incident_detail": (
+        "manager",
+        "get",
+        "/manager/incidents/00000000-0000-4000-8000-000000000000/",
+    ),
+    "incidents:incident_edit": (
+        "manager",
+        "post",
+        "/manager/incidents/00000000-0000-4000-8000-000000000000/edit/",
+    ),
+    "incidents:incident_action": (
+        "manager",
+        "post",
+        "/manager/incidents/00000000-0000-4000-8000-000000000000/close/",
+    ),
 }
 
 
@@ -122,6 +137,9 @@ POST_URLS = [
     ("clerk", "/logout/"),
     (None, "/login/"),
     (None, "/i18n/setlang/"),
+    ("manager", "/manager/incidents/new/"),
+    ("manager", "/manager/incidents/{incident}/edit/"),
+    ("manager", "/manager/incidents/{incident}/close/"),
 ]
 
 
@@ -167,6 +185,9 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "logout",
         "login",
         "set_language",
+        "incidents:incident_new",
+        "incidents:incident_edit",
+        "incidents:incident_action",
     }
     read_only = {
         "privacy_notice",
@@ -177,6 +198,8 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "customers:customer_detail",
         "privacy:audit_log",
         "privacy:audit_export",
+        "incidents:register",
+        "incidents:incident_detail",
     }
 
     def walk(patterns, prefix=""):
