@@ -7,6 +7,9 @@ import pytest
 import time_machine
 from django.test import Client
 from django.utils import translation
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 
 from customers import services as customer_services
 from customers.models import Customer
@@ -457,3 +460,47 @@ def test_a_report_before_the_discovery_is_refused_next_to_the_field(manager):
     assert response.status_code == 200
     assert 'id="id_preliminary-reported_at_error"' in response.content.decode()
     assert Incident.objects.get(pk=incident.pk).preliminary_reported_at is None
+
+
+def test_outside_business_hours_the_list_shows_references_only(manager, customer, settings):
+    settings.BOOKSHOP_OPENING_HOURS = "08:00-23:00"
+    with time_machine.travel(datetime(2026, 3, 2, 2, 0, tzinfo=JST)):
+        incident = record(manager, discovered_at=datetime(2026, 3, 2, 1, 0, tzinfo=JST))
+        services.add_customers(
+            incident_id=incident.pk, customer_ids=[customer.pk], how="reference", by=manager
+        )
+        html = page(login(Client(), manager), f"/manager/incidents/{incident.pk}/")
+    assert customer.reference in html and CANARIES["family_name"] not in html
+    assert not AuditLogEntry.objects.filter(event="incidents.affected.read").exists()
+
+
+@fuzz_settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(
+    values=st.fixed_dictionaries(
+        {
+            "discovered_at": st.one_of(
+                st.sampled_from(
+                    ["", "2026-02-30T10:00", "2099-01-01T00:00", "２０２６", "2026-01-05T10:00"]
+                ),
+                st.text(max_size=30),
+            ),
+            "summary": st.text(st.characters(blacklist_categories=("Cs",)), max_size=200),
+            "malicious": st.sampled_from(["", "on", "\x00", "yes"]),
+        }
+    )
+)
+def test_whatever_is_typed_into_the_incident_form_nothing_is_half_saved(manager, values):
+    boss = login(Client(raise_request_exception=False), manager)
+    before = Incident.objects.count()
+    response = boss.post("/manager/incidents/new/", values)
+    assert response.status_code in (200, 302)
+    if response.status_code == 200:
+        assert response.context["form"].errors
+        assert Incident.objects.count() == before
+    else:
+        assert Incident.objects.count() == before + 1
