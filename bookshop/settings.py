@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "csp",
     "privacy",
     "customers",
-    "incidents",
+    "privacy.incidents",
 ]
 
 MIDDLEWARE = [

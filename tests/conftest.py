@@ -172,7 +172,7 @@ def path_for(template: str, order) -> str:
     if "{incident}" in template:
         from django.utils import timezone
 
-        from incidents import services as incident_services
+        from privacy.incidents import services as incident_services
 
         incident = incident_services.record(
             by=order.requested_by, discovered_at=timezone.now(), summary="s"

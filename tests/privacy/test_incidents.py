@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from customers import services as customer_services
 from customers.models import Customer
-from incidents import rules, services
-from incidents.models import AffectedCustomer, Incident, IncidentStatus
+from privacy.incidents import rules, services
+from privacy.incidents.models import AffectedCustomer, Incident, IncidentStatus
 from privacy.models import AuditLogEntry
 from tests.conftest import CANARIES, TOLD, customer_data, login, order_data
 

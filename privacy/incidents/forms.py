@@ -6,8 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers import validators
-from incidents import rules
-from incidents.models import Incident, NoticeMethod, SelectedBy
+from privacy.incidents import rules
+from privacy.incidents.models import Incident, NoticeMethod, SelectedBy
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import views
+from privacy.incidents import views
 
 app_name = "incidents"
 

@@ -3,13 +3,14 @@ from django.utils.translation import gettext_lazy as _
 
 
 class IncidentsConfig(AppConfig):
-    name = "incidents"
+    name = "privacy.incidents"
+    label = "incidents"
     verbose_name = _("Incident register")
 
     def ready(self):
         from auditlog.registry import auditlog
 
-        from incidents.models import AffectedCustomer, Incident
+        from privacy.incidents.models import AffectedCustomer, Incident
         from privacy.registry import register_personal_model
 
         # The summary is encrypted and masked; the affected rows hold no personal value.

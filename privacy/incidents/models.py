@@ -18,8 +18,8 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from incidents import rules
 from privacy.fields import EncryptedTextField
+from privacy.incidents import rules
 from privacy.querysets import AuditedManager
 
 

@@ -7,8 +7,8 @@ from datetime import date
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from incidents import rules, services
-from incidents.models import Incident, IncidentStatus
+from privacy.incidents import rules, services
+from privacy.incidents.models import Incident, IncidentStatus
 
 
 @dataclass

@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers.models import Customer, SpecialOrder
-from incidents import rules
-from incidents.models import AffectedCustomer, Incident, IncidentStatus, SelectedBy
 from privacy import audit
+from privacy.incidents import rules
+from privacy.incidents.models import AffectedCustomer, Incident, IncidentStatus, SelectedBy
 from privacy.models import AuditLogEntry
 
 BATCH = 1000
