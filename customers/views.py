@@ -41,7 +41,7 @@ def board(request):
     audit.record_reads(shown, actor=request.user, purpose="order_desk", fields=BOARD_FIELDS)
     incident_board = None
     if roles.has_role(request.user, roles.MANAGER):
-        from incidents import board as incidents_board
+        from privacy.incidents import board as incidents_board
 
         incident_board = incidents_board.open_incidents()
     return render(
