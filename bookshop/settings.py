@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "csp",
     "privacy",
     "customers",
+    "privacy.incidents",
 ]
 
 MIDDLEWARE = [

@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("", include("customers.urls")),
     path("", include("privacy.urls")),
+    path("", include("privacy.incidents.urls")),
 ]
 
 handler500 = "bookshop.views.server_error"

@@ -39,10 +39,20 @@ def board(request):
     columns = [(OrderStatus(status), orders) for status, orders in orders_by_status.items()]
     shown = [order.customer for _status, orders in columns for order in orders]
     audit.record_reads(shown, actor=request.user, purpose="order_desk", fields=BOARD_FIELDS)
+    incident_board = None
+    if roles.has_role(request.user, roles.MANAGER):
+        from privacy.incidents import board as incidents_board
+
+        incident_board = incidents_board.open_incidents()
     return render(
         request,
         "customers/board.html",
-        {"columns": columns, "notify_form": NotifyForm(), "cancel_form": CancelForm()},
+        {
+            "columns": columns,
+            "notify_form": NotifyForm(),
+            "cancel_form": CancelForm(),
+            "incident_board": incident_board,
+        },
     )
 
 

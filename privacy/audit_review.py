@@ -26,6 +26,7 @@ ACTION_FILTERS = {
     "login": (_("Login"), Q(event__startswith="auth.")),
     "grant": (_("Grant"), Q(event__startswith="privacy.access.")),
     "hours": (_("Business hours"), Q(event__startswith="privacy.hours.")),
+    "incident": (_("Incidents"), Q(event__startswith="incidents.")),
 }
 
 _REFERENCE = re.compile(r"^[CO]-?([0-9A-Fa-f]{4,32})$")

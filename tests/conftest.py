@@ -168,7 +168,7 @@ def transactional_audit(db):
 
 def path_for(template: str, order) -> str:
     """Fill a URL template with real ids around ``order``: its customer, a grant on them, the
-    clerk who took it, and a pending request."""
+    clerk who took it, a pending request, and an open incident."""
     from privacy import requests
 
     pending = requests.intake(
@@ -181,6 +181,14 @@ def path_for(template: str, order) -> str:
         extra["print_job"] = printing.print_order_slip(actor=order.requested_by, order=order).pk
     if "{provision}" in template:
         extra["provision"] = provision_for(order.customer, order.requested_by).pk
+    if "{incident}" in template:
+        from django.utils import timezone
+
+        from privacy.incidents import services as incident_services
+
+        extra["incident"] = incident_services.record(
+            by=order.requested_by, discovered_at=timezone.now(), summary="s"
+        ).pk
     return template.format(
         customer=order.customer_id,
         order=order.pk,

@@ -248,6 +248,31 @@ MATRIX = {
         "/third-party/{provision}/propose_delete/",
         {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 403, MANAGER: 302, ADMIN: 403},
     ),
+    "incidents:register": (
+        "get",
+        "/manager/incidents/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 200},
+    ),
+    "incidents:incident_new": (
+        "get",
+        "/manager/incidents/new/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "incidents:incident_detail": (
+        "get",
+        "/manager/incidents/{incident}/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 200},
+    ),
+    "incidents:incident_edit": (
+        "get",
+        "/manager/incidents/{incident}/edit/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 200, ADMIN: 403},
+    ),
+    "incidents:incident_action": (
+        "post",
+        "/manager/incidents/{incident}/close/",
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403},
+    ),
 }
 
 

@@ -103,6 +103,21 @@ TAMPER = {
         "post",
         "/third-party/00000000-0000-4000-8000-000000000000/approve_delete/",
     ),
+    "incidents:incident_detail": (
+        "manager",
+        "get",
+        "/manager/incidents/00000000-0000-4000-8000-000000000000/",
+    ),
+    "incidents:incident_edit": (
+        "manager",
+        "post",
+        "/manager/incidents/00000000-0000-4000-8000-000000000000/edit/",
+    ),
+    "incidents:incident_action": (
+        "manager",
+        "post",
+        "/manager/incidents/00000000-0000-4000-8000-000000000000/close/",
+    ),
 }
 
 
@@ -160,6 +175,9 @@ POST_URLS = [
     ("clerk", "/print/orders/{order}/slip/"),
     ("clerk", "/customers/{customer}/third-party/new/"),
     ("manager", "/third-party/{provision}/propose_delete/"),
+    ("manager", "/manager/incidents/new/"),
+    ("manager", "/manager/incidents/{incident}/edit/"),
+    ("manager", "/manager/incidents/{incident}/close/"),
 ]
 
 
@@ -213,6 +231,9 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "customers:print_order_slip",
         "privacy:provision_new",
         "privacy:provision_action",
+        "incidents:incident_new",
+        "incidents:incident_edit",
+        "incidents:incident_action",
     }
     read_only = {
         "customers:print_job",
@@ -228,6 +249,8 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "privacy:audit_export",
         "privacy:retention_batch",
         "privacy:export_detail",
+        "incidents:register",
+        "incidents:incident_detail",
     }
 
     def walk(patterns, prefix=""):
