@@ -4,6 +4,7 @@ show decrypted data. Entries name what happened and to whom, never a personal va
 from auditlog.models import AbstractLogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
+from django.utils.encoding import smart_str
 
 from privacy import audit_chain, context
 from privacy.models import AuditLogEntry
@@ -74,6 +75,78 @@ def record_reads(
         for customer in {c.pk: c for c in customers}.values()
     ]
     return audit_chain.append(entries)
+
+
+def record_many(entries: list[AuditLogEntry]) -> list[AuditLogEntry]:
+    """Append entries built with ``event_entry`` and ``created_entries`` in one insert."""
+    return audit_chain.append(entries)
+
+
+def event_entry(event: str, *, target=None, actor=None, data=None) -> AuditLogEntry:
+    """One event entry, not yet written: for batches (``record_many``)."""
+    return _entry(event, target=target, actor=actor, data=data)
+
+
+def created_entries(instances, *, actor=None, data=None) -> list[AuditLogEntry]:
+    """The write-log entries django-auditlog would have made for rows inserted with
+    ``bulk_create``, which sends no signals: one CREATE entry per row with the same diff and
+    the same masks (so no personal value). ``data`` goes into additional_data.
+
+    Equal to auditlog's ``model_instance_diff(None, row)``, with its per-model work (fields,
+    masks, the "old" side of a creation) done once per model instead of once per row."""
+    from auditlog.diff import (
+        get_field_value,
+        get_fields_in_model,
+        get_mask_function,
+        model_instance_diff,
+    )
+    from auditlog.registry import auditlog
+    from django.conf import settings
+
+    instances = list(instances)
+    if not instances:
+        return []
+    if settings.AUDITLOG_STORE_JSON_CHANGES:  # not ours; keep auditlog's own diff
+        return [
+            _created_entry(i, model_instance_diff(None, i, use_json_for_changes=True), actor, data)
+            for i in instances
+        ]
+    model = type(instances[0])
+    registered = auditlog.get_model_fields(model)
+    fields = [
+        f
+        for f in get_fields_in_model(instances[0])
+        if (not registered["include_fields"] or f.name in registered["include_fields"])
+        and f.name not in registered["exclude_fields"]
+    ]
+    before = {f.name: get_field_value(None, f) for f in fields}
+    # Reverse relations read the same on every new row ("app.Model.None"): read them once.
+    constant = {f.name: get_field_value(instances[0], f) for f in fields if not f.concrete}
+    masked = set(registered["mask_fields"])
+    mask = get_mask_function(registered.get("mask_callable"))
+    entries = []
+    for instance in instances:
+        changes = {}
+        for f in fields:
+            old = before[f.name]
+            new = constant[f.name] if f.name in constant else get_field_value(instance, f)
+            if old != new:
+                if f.name in masked:
+                    changes[f.name] = (mask(smart_str(old)), mask(smart_str(new)))
+                else:
+                    changes[f.name] = (smart_str(old), smart_str(new))
+        entries.append(_created_entry(instance, changes or None, actor, data))
+    return entries
+
+
+def _created_entry(instance, changes, actor, data) -> AuditLogEntry:
+    """As auditlog's ``LogEntryManager.log_create`` fills an entry."""
+    entry = _entry("", target=instance, actor=actor, action=Action.CREATE, data=data)
+    entry.changes = changes
+    entry.serialized_data = AuditLogEntry.objects._get_serialized_data_or_none(instance)
+    if isinstance(instance.pk, int):
+        entry.object_id = instance.pk
+    return entry
 
 
 def fill_from_context(entry: AuditLogEntry) -> None:

@@ -116,6 +116,33 @@ def test_grants_and_revocations_are_logged(manager, outsider_clerk, customer):
     assert "disclosure request" not in all_log_text()
 
 
+def test_rows_inserted_in_bulk_get_the_entries_auditlog_would_write(manager, outsider_clerk):
+    """The import inserts with bulk_create, which sends no signal: privacy.audit writes the
+    same create entries itself, with the same masks."""
+    from auditlog.diff import model_instance_diff
+
+    from customers.models import Customer
+    from privacy import audit, datakeys
+    from privacy.models import AccessGrant
+    from tests.conftest import customer_data
+
+    people = [Customer(**customer_data()), Customer(**customer_data(notes="", email=""))]
+    datakeys.create_many(people)
+    Customer.objects.bulk_create(people)
+    grants = AccessGrant.objects.bulk_create(
+        [AccessGrant(customer=p, user=outsider_clerk, kind="manual", reason="r") for p in people]
+    )
+    for rows in (people, grants):
+        entries = audit.created_entries(rows, actor=manager, data={"import": "IMP-1"})
+        for row, entry in zip(rows, entries, strict=True):
+            assert entry.changes == model_instance_diff(None, row)
+            assert entry.action == AuditLogEntry.Action.CREATE
+            assert (entry.object_pk, entry.object_repr) == (str(row.pk), str(row))
+            assert entry.actor == manager
+        audit.record_many(entries)
+    assert canary_hits(all_log_text()) == []
+
+
 def test_a_queryset_delete_is_still_logged_per_row(manager, outsider_clerk, customer):
     from customers.models import CustomerUserObjectPermission
 
