@@ -24,10 +24,12 @@ Sources:
   contact point may stand in for it (APPI art. 26(2) proviso).
 
 Counting: days run from the calendar date of discovery in Japan (Asia/Tokyo), whatever the
-shop's display time zone. The day of discovery is day 0 (Civil Code art. 140: the first day
-is not counted), and a deadline ends at the end of its day, Japan time: a leak found at
-23:30 on 1 March has its final report due by the end of 31 March (60 days: 30 April).
-Weekends and holidays count; nothing here moves a deadline to the next working day.
+shop's display time zone. The day of discovery is day 1 and a deadline ends at the end of its
+day, Japan time: a leak found at 23:30 on 1 March has its final report due by the end of
+30 March (60 days: 29 April). This is the stricter of the two readings: under Civil Code
+art. 140 the first day would not count and every deadline would fall a day later. A register
+that warns a day early costs nothing; one that warns a day late can cost a breach of the
+Rules. Weekends and holidays count; nothing here moves a deadline to the next working day.
 """
 
 from dataclasses import dataclass
@@ -83,7 +85,7 @@ def report_required(found: list[Category], *, encrypted_with_key_safe: bool) -> 
 
 
 def discovery_day(discovered_at: datetime) -> date:
-    """The calendar date in Japan on which the shop learnt of the leak: day 0."""
+    """The calendar date in Japan on which the shop learnt of the leak: day 1."""
     return discovered_at.astimezone(JAPAN).date()
 
 
@@ -106,13 +108,17 @@ class Deadlines:
 
 
 def deadlines(discovered_at: datetime, *, malicious: bool) -> Deadlines:
-    day0 = discovery_day(discovered_at)
+    day1 = discovery_day(discovered_at)
     final_days = FINAL_DAYS_MALICIOUS if malicious else FINAL_DAYS
+
+    def nth_day(n: int) -> date:
+        return day1 + timedelta(days=n - 1)
+
     return Deadlines(
-        discovered_on=day0,
-        preliminary_aim=day0 + timedelta(days=PRELIMINARY_AIM_DAYS),
-        preliminary_limit=day0 + timedelta(days=PRELIMINARY_LIMIT_DAYS),
-        final=day0 + timedelta(days=final_days),
+        discovered_on=day1,
+        preliminary_aim=nth_day(PRELIMINARY_AIM_DAYS),
+        preliminary_limit=nth_day(PRELIMINARY_LIMIT_DAYS),
+        final=nth_day(final_days),
         final_days=final_days,
     )
 

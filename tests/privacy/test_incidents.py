@@ -58,40 +58,40 @@ def test_deadlines_count_from_the_day_of_discovery_in_japan(manager):
     with time_machine.travel(NOW):
         boss = login(Client(), manager)
         incident = new_incident(boss, sensitive_data="on")
-        # Found at 23:30 on 1 March: day 0 is 1 March, whatever the time of recording.
+        # Found at 23:30 on 1 March: day 1 is 1 March, whatever the time of recording.
         assert incident.discovered_at == datetime(2026, 3, 1, 23, 30, tzinfo=JST)
         deadlines = incident.deadlines
         assert deadlines.discovered_on == date(2026, 3, 1)
-        assert deadlines.preliminary_aim == date(2026, 3, 4)  # about 3 days
-        assert deadlines.preliminary_limit == date(2026, 3, 6)  # 5 at the latest
-        assert deadlines.final == date(2026, 3, 31)  # 30 days
+        assert deadlines.preliminary_aim == date(2026, 3, 3)  # about 3 days: 1, 2 and 3 March
+        assert deadlines.preliminary_limit == date(2026, 3, 5)  # 5 at the latest
+        assert deadlines.final == date(2026, 3, 30)  # the 30th day, counting 1 March
         html = page(boss, f"/manager/incidents/{incident.pk}/")
-        assert "2026/03/31" in html and "2026/03/06" in html
-        assert "残り29日" in html  # the final report, seen on 2 March
+        assert "2026/03/30" in html and "2026/03/05" in html
+        assert "残り28日" in html  # the final report, seen on 2 March
 
 
 def test_a_malicious_leak_gives_sixty_days_for_the_final_report(manager):
     with time_machine.travel(NOW):
         boss = login(Client(), manager)
         incident = new_incident(boss, malicious="on")
-        assert incident.deadlines.final == date(2026, 4, 30)
+        assert incident.deadlines.final == date(2026, 4, 29)  # the 60th day, counting 1 March
         assert incident.deadlines.final_days == 60
         # The preliminary report does not move: still 3 to 5 days.
-        assert incident.deadlines.preliminary_limit == date(2026, 3, 6)
+        assert incident.deadlines.preliminary_limit == date(2026, 3, 5)
 
 
 def test_the_facts_change_and_the_deadline_follows(manager):
     with time_machine.travel(NOW):
         boss = login(Client(), manager)
         incident = new_incident(boss, property_damage="on")
-        assert incident.deadlines.final == date(2026, 3, 31)
+        assert incident.deadlines.final == date(2026, 3, 30)
         response = boss.post(
             f"/manager/incidents/{incident.pk}/edit/",
             form(property_damage="on", malicious="on", discovered_at="2026-02-27T09:00"),
         )
         assert response.status_code == 302
         incident.refresh_from_db()
-        assert incident.deadlines.final == date(2026, 4, 28)  # 27 Feb + 60 days
+        assert incident.deadlines.final == date(2026, 4, 27)  # the 60th day, counting 27 Feb
 
 
 def test_the_day_of_discovery_is_the_date_in_japan_not_in_utc():
@@ -99,8 +99,8 @@ def test_the_day_of_discovery_is_the_date_in_japan_not_in_utc():
     found = datetime(2026, 3, 1, 15, 30, tzinfo=rules.ZoneInfo("UTC"))
     deadlines = rules.deadlines(found, malicious=False)
     assert deadlines.discovered_on == date(2026, 3, 2)
-    assert deadlines.final == date(2026, 4, 1)
-    assert rules.end_of(deadlines.final) == datetime(2026, 4, 2, 0, 0, tzinfo=JST)
+    assert deadlines.final == date(2026, 3, 31)
+    assert rules.end_of(deadlines.final) == datetime(2026, 4, 1, 0, 0, tzinfo=JST)
 
 
 # When a report is required -------------------------------------------------------------
@@ -179,13 +179,13 @@ def test_the_board_shows_deadlines_until_done_and_overdue_ones_in_red(manager):
         assert incident.reference in html and quiet.reference in html
         assert 'class="todo-preliminary past-aim"' in html  # past the 3-day aim, not late
         assert 'class="todo-final"' in html
-        assert "残り26日" in html
+        assert "残り25日" in html
     with time_machine.travel(NOW + timedelta(days=31)):
         boss = login(Client(), manager)
         html = page(boss, "/board/")
         assert 'class="todo-preliminary overdue"' in html
         assert 'class="todo-final overdue"' in html
-        assert "1日超過" in html  # 31 March was the last day
+        assert "2日超過" in html  # 30 March was the last day
         boss.post(
             f"/manager/incidents/{incident.pk}/final/",
             {"final-reported_at": "2026-04-02T09:00"},
@@ -231,7 +231,7 @@ def test_the_administrator_sees_counts_and_deadlines_but_never_names(
         assert admin.get(f"/manager/incidents/{incident.pk}/edit/").status_code == 403
         assert admin.post(f"/manager/incidents/{incident.pk}/close/").status_code == 403
     register, detail = outputs[0], outputs[1]
-    assert incident.reference in register and "2026/05/01" in detail  # 2 March + 60 days
+    assert incident.reference in register and "2026/04/30" in detail  # day 60, counting 2 March
     assert "1人（うち未通知 1人）" in detail
     assert customer.reference not in detail
     for text in outputs:
