@@ -19,7 +19,13 @@ from django.utils.translation import gettext as _
 from privacy import audit, erasure, roles
 from privacy.blind_index import BlindIndexField
 from privacy.fields import EncryptedTextField
-from privacy.models import ApprovalStatus, DataRequest, RequestStatus, RetentionBatch
+from privacy.models import (
+    ApprovalStatus,
+    DataRequest,
+    RequestStatus,
+    RetentionBatch,
+    ThirdPartyProvision,
+)
 
 A = ApprovalStatus
 CLOSED_REQUEST = (RequestStatus.COMPLETED, RequestStatus.REJECTED)
@@ -58,10 +64,28 @@ def _open_request_for(customer_ref):
     return DataRequest.objects.filter(customer=customer_ref).exclude(status__in=CLOSED_REQUEST)
 
 
+def _on_open_incident(customer_ref):
+    """Listed on an incident still open: the shop may yet have to tell them (APPI art. 26(2))."""
+    from privacy.incidents.models import AffectedCustomer, IncidentStatus
+
+    return AffectedCustomer.objects.filter(
+        customer=customer_ref, incident__status=IncidentStatus.OPEN
+    )
+
+
+def _provision_records_kept(customer_ref, now=None):
+    """Records of third-party provision still inside their three years (APPI art. 29(2)):
+    erasing the customer would shred them."""
+    today = timezone.localdate(now or timezone.now())
+    return ThirdPartyProvision.objects.filter(customer=customer_ref, keep_until__gte=today)
+
+
 def due_customers(now=None):
     """Customers whose retention period has ended: not erased, no open order, no open
     request from them, no order closed (or placed) since the cut-off, and recorded before it.
-    A customer without orders counts from when they were recorded."""
+    A customer without orders counts from when they were recorded. Kept too, whatever their
+    dates: anyone on an open incident, and anyone with a third-party provision record the law
+    still requires."""
     from customers.models import OPEN_STATUSES, Customer, SpecialOrder
 
     cutoff = customer_cutoff(now)
@@ -72,6 +96,8 @@ def due_customers(now=None):
         .exclude(Exists(orders.filter(status__in=OPEN_STATUSES)))
         .exclude(Exists(recent))
         .exclude(Exists(_open_request_for(OuterRef("pk"))))
+        .exclude(Exists(_on_open_incident(OuterRef("pk"))))
+        .exclude(Exists(_provision_records_kept(OuterRef("pk"), now)))
     )
 
 
@@ -91,6 +117,7 @@ def due_order_details(now=None):
         .annotate(closed=_closed_at())
         .filter(closed__lt=cutoff)
         .exclude(Exists(_open_request_for(OuterRef("customer"))))
+        .exclude(Exists(_on_open_incident(OuterRef("customer"))))
     )
 
 

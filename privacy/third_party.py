@@ -31,12 +31,14 @@ class ProvisionRefused(Exception):
         self.field = field
 
 
-def keep_until(provided_on: datetime.date) -> datetime.date:
-    """Three years from the provision; from 29 February, until 1 March (never shorter)."""
+def keep_until(made_on: datetime.date) -> datetime.date:
+    """Three years from the day the record is made (Enforcement Rules art. 21: 記録を作成した日
+    から), not from the provision, which may be entered late; from 29 February, until 1 March
+    (never shorter)."""
     try:
-        return provided_on.replace(year=provided_on.year + KEEP_YEARS)
+        return made_on.replace(year=made_on.year + KEEP_YEARS)
     except ValueError:
-        return datetime.date(provided_on.year + KEEP_YEARS, 3, 1)
+        return datetime.date(made_on.year + KEEP_YEARS, 3, 1)
 
 
 @transaction.atomic
@@ -120,7 +122,7 @@ def record(
         consent_obtained_at=consent_obtained_at,
         other_basis=(other_basis or "").strip(),
         recorded_by=actor,
-        keep_until=keep_until(provided_on),
+        keep_until=keep_until(max(provided_on, timezone.localdate())),
     )
     provision.save()
     audit.record(

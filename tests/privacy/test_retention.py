@@ -17,6 +17,7 @@ from django.utils import timezone
 from customers import services
 from customers.models import Customer, SpecialOrder
 from privacy import access, erasure, requests, retention
+from privacy.incidents import services as incident_services
 from privacy.models import AuditLogEntry, DataKey, RetentionBatch
 from tests.conftest import (
     CANARIES,
@@ -26,6 +27,7 @@ from tests.conftest import (
     login,
     make_staff,
     order_data,
+    provision_for,
 )
 
 
@@ -115,6 +117,24 @@ class Shop:
         cancel(clerk, self.erased, start + 10 * day)
         with at(start + 20 * day):
             erasure.erase_customer(self.erased.customer, by=manager)
+        # Old enough, but on an incident still open: they may yet have to be told.
+        self.on_incident = new_order(clerk, "09000000010", start)
+        cancel(clerk, self.on_incident, start + 10 * day)
+        with at(start + 800 * day):
+            incident = incident_services.record(
+                by=manager, discovered_at=timezone.now(), summary="s", malicious=True
+            )
+            incident_services.add_customers(
+                incident_id=incident.pk,
+                customer_ids=[self.on_incident.customer_id],
+                how="reference",
+                by=manager,
+            )
+        # Old enough, but a record of provision to a third party must be kept three years.
+        self.provided = new_order(clerk, "09000000011", start)
+        pick_up(clerk, self.provided, start + 10 * day)
+        with at(start + 11 * day):
+            provision_for(self.provided.customer, clerk)
 
     @property
     def due(self):
@@ -147,6 +167,8 @@ def test_due_customers_are_exactly_those_whose_time_is_up(shop):
     # Old closed orders of customers who stay lose their details; the erased customer's
     # orders and the customer with an open request are left alone.
     assert shop.recent_first.pk in orders and shop.not_quite.pk in orders
+    assert shop.provided.pk in orders  # the customer stays; the book details need not
+    assert shop.on_incident.pk not in orders  # the incident may need what was ordered
     assert shop.recent_second.pk not in orders
     assert shop.pending_request.pk not in orders and shop.erased.pk not in orders
     assert shop.open_order.pk not in orders
@@ -160,7 +182,7 @@ def test_the_dry_run_prints_counts_only_and_changes_nothing(shop):
         call_command("retention", "--dry-run", stdout=out)
     text = out.getvalue()
     assert "Customers due for erasure: 4 " in text
-    assert "Closed orders whose details are due to be cleared: 2 " in text
+    assert "Closed orders whose details are due to be cleared: 3 " in text
     for value in [*CANARIES.values(), *ORDER_CANARIES.values(), "Cr55"]:
         assert value not in text
     for customer in Customer.objects.all():
@@ -182,7 +204,11 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
         response = proposer.post("/manager/retention/", follow=True)
         batch = RetentionBatch.objects.get()
         assert {str(pk) for pk in shop.due} == set(batch.customer_ids)
-        assert set(batch.order_ids) == {str(shop.recent_first.pk), str(shop.not_quite.pk)}
+        assert set(batch.order_ids) == {
+            str(shop.recent_first.pk),
+            str(shop.not_quite.pk),
+            str(shop.provided.pk),
+        }
         page = proposer.get(f"/manager/retention/{batch.pk}/").content.decode()
         assert shop.expired.customer.reference in page
         for value in [*CANARIES.values(), *ORDER_CANARIES.values()]:
@@ -211,7 +237,7 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
     batch.refresh_from_db()
     assert batch.status == "done" and batch.decided_by == second_manager
     assert (batch.customers_erased, batch.customers_kept) == (3, 1)
-    assert (batch.orders_cleared, batch.orders_kept) == (2, 0)
+    assert (batch.orders_cleared, batch.orders_kept) == (3, 0)
     erased_now = shop.due - {shop.comes_back.customer_id}
     assert set(
         Customer.objects.filter(erased_at__isnull=False).values_list("pk", flat=True)
@@ -224,7 +250,14 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
         logged = AuditLogEntry.objects.get(event="privacy.customer.erased", object_pk=str(pk))
         assert logged.actor == second_manager
         assert logged.additional_data == {"batch": batch.reference}
-    for survivor in (shop.open_order, shop.pending_request, shop.recent_first, shop.not_quite):
+    for survivor in (
+        shop.open_order,
+        shop.pending_request,
+        shop.recent_first,
+        shop.not_quite,
+        shop.on_incident,
+        shop.provided,
+    ):
         customer = Customer.objects.get(pk=survivor.customer_id)
         assert customer.erased_at is None and customer.family_name == CANARIES["family_name"]
     assert Customer.objects.get(pk=shop.comes_back.customer_id).phone == "09000000008"
@@ -245,7 +278,7 @@ def test_old_closed_orders_lose_their_details_and_keep_their_skeleton(
         batch = retention.propose(by=manager)
         retention.approve(batch_id=batch.pk, by=second_manager)
         retention.purge(batch_id=batch.pk, by=second_manager)
-    for cleared in (shop.recent_first, shop.not_quite):
+    for cleared in (shop.recent_first, shop.not_quite, shop.provided):
         order = SpecialOrder.objects.get(pk=cleared.pk)
         assert order.details_cleared_at is not None
         assert (order.title, order.author, order.publisher, order.isbn) == (None,) * 4
@@ -253,13 +286,13 @@ def test_old_closed_orders_lose_their_details_and_keep_their_skeleton(
         assert order.status == "picked_up" and order.quantity == 1
         assert order.requested_at == cleared.requested_at and order.picked_up_at is not None
         # The customer stays, readable as before.
-        assert order.customer.phone in ("09000000005", "09000000007")
+        assert order.customer.phone in ("09000000005", "09000000007", "09000000011")
     kept = SpecialOrder.objects.get(pk=shop.recent_second.pk)
     assert kept.title == ORDER_CANARIES["title"] and kept.details_cleared_at is None
     assert (
         SpecialOrder.objects.get(pk=shop.pending_request.pk).cancel_reason == "キャンセル理由Cr55"
     )
-    assert AuditLogEntry.objects.filter(event="customers.order.details_cleared").count() == 2
+    assert AuditLogEntry.objects.filter(event="customers.order.details_cleared").count() == 3
 
     with at(shop.now):
         access.grant(shop.recent_first.customer, to=clerk, reason="test", by=manager)

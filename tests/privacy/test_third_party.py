@@ -149,13 +149,8 @@ def test_an_expired_record_is_deleted_only_with_a_second_person_and_it_is_logged
     fresh = provision_for(customer, clerk)
     with pytest.raises(third_party.ProvisionRefused, match="must be kept until"):
         third_party.propose_deletion(provision_id=fresh.pk, by=manager)
-    old_day = timezone.localdate() - timedelta(days=3 * 365 + 5)
-    old = provision_for(
-        customer,
-        clerk,
-        provided_on=old_day,
-        consent_obtained_at=timezone.now() - timedelta(days=3 * 365 + 6),
-    )
+    with time_machine.travel(timezone.now() - timedelta(days=3 * 365 + 5), tick=False):
+        old = provision_for(customer, clerk)  # recorded over three years ago
     assert old.retention_expired and not fresh.retention_expired
 
     boss = login(Client(), manager)
@@ -181,6 +176,21 @@ def test_an_expired_record_is_deleted_only_with_a_second_person_and_it_is_logged
 def test_keeping_time_from_29_february_is_never_shorter_than_three_years():
     assert third_party.keep_until(datetime.date(2024, 2, 29)) == datetime.date(2027, 3, 1)
     assert third_party.keep_until(datetime.date(2025, 6, 30)) == datetime.date(2028, 6, 30)
+
+
+def test_a_provision_entered_late_is_kept_three_years_from_the_day_it_was_recorded(
+    clerk, manager, customer
+):
+    four_years_ago = timezone.localdate() - timedelta(days=4 * 365)
+    late = provision_for(
+        customer,
+        clerk,
+        provided_on=four_years_ago,
+        consent_obtained_at=timezone.now() - timedelta(days=4 * 366),
+    )
+    assert late.keep_until == third_party.keep_until(timezone.localdate())
+    assert late.keep_until.year == timezone.localdate().year + 3
+    assert late not in third_party.manager_list(manager, expired_only=True)
 
 
 def test_the_disclosure_package_holds_the_records(clerk, customer):
