@@ -34,13 +34,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.forms import CustomerForm
 from customers.models import Customer
-from privacy import access, audit, context, datakeys, normalize, roles
+from privacy import access, audit, context, datakeys, normalize, retention, roles
 from privacy.models import GrantKind
 
 FORM_FIELDS = tuple(CustomerForm.Meta.fields)
@@ -358,7 +359,15 @@ def _refuse_unknown_field(name: str) -> None:
 def resolve_columns(header, mapping: dict | None = None) -> Columns:
     """Which column feeds which field: the mapping first, then the usual headings."""
     keys = [_heading_key(h) for h in header]
-    written = [normalize.text(_cell_text(h)) for h in header]
+    mapped = {_heading_key(heading) for heading in (mapping or {})}
+    # A heading is shown only when it is one we know or one the mapping names: a file without
+    # a heading line has a customer in its first row, and that must not reach the report.
+    written = [
+        normalize.text(_cell_text(h))
+        if key in _DEFAULTS or key in mapped
+        else _("column %(number)s") % {"number": index + 1}
+        for index, (h, key) in enumerate(zip(header, keys, strict=True))
+    ]
     explicit = {}
     for heading, name in (mapping or {}).items():
         _refuse_unknown_field(name)
@@ -681,7 +690,21 @@ def _write(customers: list, *, actor, reference: str, batch_size: int) -> None:
         datakeys.create_many(batch)
         Customer.objects.bulk_create(batch)
         audit.record_many(audit.created_entries(batch, actor=actor, data={"import": reference}))
-        access.grant_many_to_team(batch, team=team, reason=reason, by=actor, kind=GrantKind.MANUAL)
+        access.grant_many_to_team(
+            batch,
+            team=team,
+            reason=reason,
+            by=actor,
+            kind=GrantKind.MANUAL,
+            expires_at=counter_access_ends(),
+        )
+
+
+def counter_access_ends():
+    """The counter team sees an imported customer for as long as retention would keep a
+    customer who ordered today; their next order grants access as any order does. A grant
+    without end would leave 7,000 people visible to every clerk for ever."""
+    return retention.months_before(timezone.now(), -settings.BOOKSHOP_RETENTION_CUSTOMER_MONTHS)
 
 
 def _prepare_rejects_path(rejects_path, source: Path) -> Path:

@@ -87,7 +87,9 @@ def revoke(record: AccessGrant, *, by, event="privacy.access.revoked") -> None:
 
 
 @transaction.atomic
-def grant_many_to_team(customers, *, team: Group, reason: str, by, kind=GrantKind.MANUAL) -> list:
+def grant_many_to_team(
+    customers, *, team: Group, reason: str, by, kind=GrantKind.MANUAL, expires_at=None
+) -> list:
     """``grant`` for many new customers at once (the spreadsheet import): the same guardian
     rows and AccessGrant records, in a few inserts instead of thousands, and one
     ``privacy.access.granted`` event per customer (grantee, kind, grant id, by whom), which is
@@ -114,7 +116,13 @@ def grant_many_to_team(customers, *, team: Group, reason: str, by, kind=GrantKin
     records = AccessGrant.objects.bulk_create(
         [
             AccessGrant(
-                customer=c, group=team, kind=kind, reason=reason, granted_by=by, granted_at=now
+                customer=c,
+                group=team,
+                kind=kind,
+                reason=reason,
+                granted_by=by,
+                granted_at=now,
+                expires_at=expires_at,
             )
             for c in customers
         ]

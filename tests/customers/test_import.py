@@ -8,6 +8,7 @@ import stat
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from customers import importing
 from customers.models import Customer
@@ -341,6 +342,17 @@ def test_the_report_holds_no_personal_value(tmp_path, manager):
     assert CANARIES["notes"] in rejects.read_text("utf-8-sig")  # the file, not the report
 
 
+def test_a_file_without_a_heading_line_is_refused_without_showing_its_first_row(tmp_path, manager):
+    first = [CANARIES[k] for k in HEADER_FIELDS]
+    path = write_csv(tmp_path / "no-heading.csv", [good_row(1)], header=first)
+    out, error = run_refused(path)
+    no_personal_values(out + error)
+    assert "column 1" in error and "column 5" in error
+    # Mapped by the shop's own flags, the columns are named as the flags name them.
+    out, error = run_refused(path, "--map", f"{CANARIES['phone']}=phone")
+    assert "column 1" in error
+
+
 HEADER_FIELDS = [
     "family_name",
     "given_name",
@@ -415,7 +427,9 @@ def test_imported_customers_are_written_like_counter_customers(tmp_path, manager
         assert entry.additional_data["import"].startswith("IMP-")
         grant = AccessGrant.objects.get(customer=person)
         assert grant.group.name == "counter" and grant.granted_by == manager
-        assert grant.expires_at is None
+        # Not for ever: as long as retention keeps a customer who ordered today.
+        assert grant.expires_at is not None
+        assert 700 < (grant.expires_at - timezone.now()).days < 740
         assert AuditLogEntry.objects.filter(
             event="privacy.access.granted", object_pk=str(person.pk), actor=manager
         ).exists()

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from privacy import context, retention
 from privacy.models import RetentionBatch
@@ -33,31 +34,45 @@ class Command(BaseCommand):
                 except retention.RetentionError as error:
                     raise CommandError(str(error)) from None
             self.stdout.write(
-                f"Batch {batch.reference} proposed: {batch.customer_count} customers to erase, "
-                f"{batch.order_count} closed orders to clear. A second manager approves it in "
-                "the app (Retention)."
+                _(
+                    "Batch %(ref)s proposed: %(customers)s customers to erase, %(orders)s closed "
+                    "orders to clear. A second manager approves it in the app (Retention)."
+                )
+                % {
+                    "ref": batch.reference,
+                    "customers": batch.customer_count,
+                    "orders": batch.order_count,
+                }
             )
             return
         batch = RetentionBatch.objects.filter(reference=purge.strip().upper()).first()
         if batch is None:
-            raise CommandError(f"No retention batch {purge}.")
+            raise CommandError(_("No retention batch %(ref)s.") % {"ref": purge})
         with context.scope(actor=batch.decided_by):
             try:
                 done = retention.purge(batch_id=batch.pk)
             except retention.RetentionError as error:
                 raise CommandError(str(error)) from None
         self.stdout.write(
-            f"Batch {done.reference} done: {done.customers_erased} customers erased, "
-            f"{done.customers_kept} kept; {done.orders_cleared} orders cleared, "
-            f"{done.orders_kept} kept."
+            _(
+                "Batch %(ref)s done: %(erased)s customers erased, %(kept)s kept; %(cleared)s "
+                "orders cleared, %(orders_kept)s kept."
+            )
+            % {
+                "ref": done.reference,
+                "erased": done.customers_erased,
+                "kept": done.customers_kept,
+                "cleared": done.orders_cleared,
+                "orders_kept": done.orders_kept,
+            }
         )
 
     def _user(self, username):
         if not username:
-            raise CommandError("Give the manager proposing the batch: --as USERNAME.")
+            raise CommandError(_("Give the manager proposing the batch: --as USERNAME."))
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
-            raise CommandError(f"No active staff account {username}.")
+            raise CommandError(_("No active staff account %(name)s.") % {"name": username})
         return user
 
     def _dry_run(self):
@@ -65,20 +80,34 @@ class Command(BaseCommand):
         day = "%Y-%m-%d"
         write = self.stdout.write
         write(
-            f"Retention dry run, {timezone.localtime(found['now']):%Y-%m-%d %H:%M}: "
-            "nothing is changed."
+            _("Retention dry run, %(now)s: nothing is changed.")
+            % {"now": f"{timezone.localtime(found['now']):%Y-%m-%d %H:%M}"}
         )
         write(
-            f"Customers due for erasure: {found['customers']} "
-            f"(no open order or request; last order closed, or recorded, before "
-            f"{timezone.localtime(found['customer_cutoff']).strftime(day)})"
+            _(
+                "Customers due for erasure: %(count)s (no open order or request; last order "
+                "closed, or recorded, before %(cutoff)s)"
+            )
+            % {
+                "count": found["customers"],
+                "cutoff": timezone.localtime(found["customer_cutoff"]).strftime(day),
+            }
         )
         for month, count in found["customers_by_month"]:
-            write(f"  last activity {month}: {count}")
-        write(f"  their closed orders, cleared with them: {found['orders_of_erased']}")
+            write(_("  last activity %(month)s: %(count)s") % {"month": month, "count": count})
         write(
-            f"Closed orders whose details are due to be cleared: {found['orders']} "
-            f"(closed before {timezone.localtime(found['order_cutoff']).strftime(day)})"
+            _("  their closed orders, cleared with them: %(count)s")
+            % {"count": found["orders_of_erased"]}
+        )
+        write(
+            _(
+                "Closed orders whose details are due to be cleared: %(count)s (closed before "
+                "%(cutoff)s)"
+            )
+            % {
+                "count": found["orders"],
+                "cutoff": timezone.localtime(found["order_cutoff"]).strftime(day),
+            }
         )
         for month, count in found["orders_by_month"]:
-            write(f"  closed {month}: {count}")
+            write(_("  closed %(month)s: %(count)s") % {"month": month, "count": count})
