@@ -22,7 +22,7 @@ class PrivacyConfig(AppConfig):
 
         register_personal_model(DataRequest)
         register_personal_model(ThirdPartyProvision)
-        erasure.register(ThirdPartyProvision, "customer")
+        # Not registered for erasure: its own key keeps it for the three years the law asks.
 
         # Free-text reasons may name a person: the log says they changed, not what they say.
         auditlog.register(

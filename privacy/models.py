@@ -532,13 +532,18 @@ class ProvidedItem(models.TextChoices):
 class ThirdPartyProvision(models.Model):
     """A record of personal data given to a third party (第三者提供記録, APPI art. 29), for
     example a distributor delivering straight to the customer. Kept for three years from the
-    provision; then flagged for review and deleted with a second person's approval. The
-    recipient and free text are encrypted under the customer's key."""
+    day it is recorded; then flagged for review and deleted with a second person's approval.
+
+    The record has its own data key, not the customer's: the law keeps it for its three years
+    even when the customer is erased (by request or by retention), so crypto-shredding the
+    customer must leave it readable. It therefore carries the customer's name as it was when
+    the data was given, which is what the record must identify (Enforcement Rules art. 20)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="third_party_provisions"
     )
+    subject_name = EncryptedTextField(_("customer's name when the data was given"), max_length=200)
     recipient = EncryptedTextField(_("recipient"), max_length=200, blank=False)
     recipient_details = EncryptedTextField(
         _("recipient's address or other details"), max_length=300
@@ -575,7 +580,7 @@ class ThirdPartyProvision(models.Model):
         return f"ThirdPartyProvision {self.reference}"
 
     def data_subject_id(self):
-        return self.customer_id
+        return self.pk
 
     @property
     def reference(self) -> str:

@@ -19,13 +19,7 @@ from django.utils.translation import gettext as _
 from privacy import audit, erasure, roles
 from privacy.blind_index import BlindIndexField
 from privacy.fields import EncryptedTextField
-from privacy.models import (
-    ApprovalStatus,
-    DataRequest,
-    RequestStatus,
-    RetentionBatch,
-    ThirdPartyProvision,
-)
+from privacy.models import ApprovalStatus, DataRequest, RequestStatus, RetentionBatch
 
 A = ApprovalStatus
 CLOSED_REQUEST = (RequestStatus.COMPLETED, RequestStatus.REJECTED)
@@ -73,19 +67,12 @@ def _on_open_incident(customer_ref):
     )
 
 
-def _provision_records_kept(customer_ref, now=None):
-    """Records of third-party provision still inside their three years (APPI art. 29(2)):
-    erasing the customer would shred them."""
-    today = timezone.localdate(now or timezone.now())
-    return ThirdPartyProvision.objects.filter(customer=customer_ref, keep_until__gte=today)
-
-
 def due_customers(now=None):
     """Customers whose retention period has ended: not erased, no open order, no open
     request from them, no order closed (or placed) since the cut-off, and recorded before it.
     A customer without orders counts from when they were recorded. Kept too, whatever their
-    dates: anyone on an open incident, and anyone with a third-party provision record the law
-    still requires."""
+    dates: anyone on an open incident. (Third-party provision records have their own keys and
+    outlive the customer's erasure for the three years the law asks.)"""
     from customers.models import OPEN_STATUSES, Customer, SpecialOrder
 
     cutoff = customer_cutoff(now)
@@ -97,7 +84,6 @@ def due_customers(now=None):
         .exclude(Exists(recent))
         .exclude(Exists(_open_request_for(OuterRef("pk"))))
         .exclude(Exists(_on_open_incident(OuterRef("pk"))))
-        .exclude(Exists(_provision_records_kept(OuterRef("pk"), now)))
     )
 
 

@@ -113,6 +113,7 @@ def record(
         raise ProvisionRefused(_("Choose the basis of the provision."), "basis")
     provision = ThirdPartyProvision(
         customer=customer,
+        subject_name=customer.display_name,
         recipient=recipient.strip(),
         recipient_details=(recipient_details or "").strip(),
         items=[code for code in ProvidedItem.values if code in items],
@@ -218,7 +219,9 @@ def approve_deletion(*, provision_id, by) -> None:
     customer, reference = provision.customer, provision.reference
     proposed_by = provision.deletion_proposed_by_id
     provided_on, kept_until = provision.provided_on, provision.keep_until
+    provision_key = provision.data_subject_id()
     provision.delete()
+    datakeys.destroy(provision_key)  # nothing of it is readable anywhere, backups included
     audit.record(
         "privacy.third_party.deleted",
         target=customer,

@@ -130,7 +130,7 @@ class Shop:
                 how="reference",
                 by=manager,
             )
-        # Old enough, but a record of provision to a third party must be kept three years.
+        # Due, and erased with a provision record that outlives them (its own key).
         self.provided = new_order(clerk, "09000000011", start)
         pick_up(clerk, self.provided, start + 10 * day)
         with at(start + 11 * day):
@@ -143,6 +143,7 @@ class Shop:
             self.never_ordered.pk,
             self.just_expired.customer_id,
             self.comes_back.customer_id,
+            self.provided.customer_id,
         }
 
 
@@ -167,7 +168,6 @@ def test_due_customers_are_exactly_those_whose_time_is_up(shop):
     # Old closed orders of customers who stay lose their details; the erased customer's
     # orders and the customer with an open request are left alone.
     assert shop.recent_first.pk in orders and shop.not_quite.pk in orders
-    assert shop.provided.pk in orders  # the customer stays; the book details need not
     assert shop.on_incident.pk not in orders  # the incident may need what was ordered
     assert shop.recent_second.pk not in orders
     assert shop.pending_request.pk not in orders and shop.erased.pk not in orders
@@ -181,8 +181,8 @@ def test_the_dry_run_prints_counts_only_and_changes_nothing(shop):
     with at(shop.now):
         call_command("retention", "--dry-run", stdout=out)
     text = out.getvalue()
-    assert "Customers due for erasure: 4 " in text
-    assert "Closed orders whose details are due to be cleared: 3 " in text
+    assert "Customers due for erasure: 5 " in text
+    assert "Closed orders whose details are due to be cleared: 2 " in text
     for value in [*CANARIES.values(), *ORDER_CANARIES.values(), "Cr55"]:
         assert value not in text
     for customer in Customer.objects.all():
@@ -207,7 +207,6 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
         assert set(batch.order_ids) == {
             str(shop.recent_first.pk),
             str(shop.not_quite.pk),
-            str(shop.provided.pk),
         }
         page = proposer.get(f"/manager/retention/{batch.pk}/").content.decode()
         assert shop.expired.customer.reference in page
@@ -236,8 +235,8 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
 
     batch.refresh_from_db()
     assert batch.status == "done" and batch.decided_by == second_manager
-    assert (batch.customers_erased, batch.customers_kept) == (3, 1)
-    assert (batch.orders_cleared, batch.orders_kept) == (3, 0)
+    assert (batch.customers_erased, batch.customers_kept) == (4, 1)
+    assert (batch.orders_cleared, batch.orders_kept) == (2, 0)
     erased_now = shop.due - {shop.comes_back.customer_id}
     assert set(
         Customer.objects.filter(erased_at__isnull=False).values_list("pk", flat=True)
@@ -256,7 +255,6 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
         shop.recent_first,
         shop.not_quite,
         shop.on_incident,
-        shop.provided,
     ):
         customer = Customer.objects.get(pk=survivor.customer_id)
         assert customer.erased_at is None and customer.family_name == CANARIES["family_name"]
@@ -278,7 +276,7 @@ def test_old_closed_orders_lose_their_details_and_keep_their_skeleton(
         batch = retention.propose(by=manager)
         retention.approve(batch_id=batch.pk, by=second_manager)
         retention.purge(batch_id=batch.pk, by=second_manager)
-    for cleared in (shop.recent_first, shop.not_quite, shop.provided):
+    for cleared in (shop.recent_first, shop.not_quite):
         order = SpecialOrder.objects.get(pk=cleared.pk)
         assert order.details_cleared_at is not None
         assert (order.title, order.author, order.publisher, order.isbn) == (None,) * 4
@@ -286,13 +284,13 @@ def test_old_closed_orders_lose_their_details_and_keep_their_skeleton(
         assert order.status == "picked_up" and order.quantity == 1
         assert order.requested_at == cleared.requested_at and order.picked_up_at is not None
         # The customer stays, readable as before.
-        assert order.customer.phone in ("09000000005", "09000000007", "09000000011")
+        assert order.customer.phone in ("09000000005", "09000000007")
     kept = SpecialOrder.objects.get(pk=shop.recent_second.pk)
     assert kept.title == ORDER_CANARIES["title"] and kept.details_cleared_at is None
     assert (
         SpecialOrder.objects.get(pk=shop.pending_request.pk).cancel_reason == "キャンセル理由Cr55"
     )
-    assert AuditLogEntry.objects.filter(event="customers.order.details_cleared").count() == 3
+    assert AuditLogEntry.objects.filter(event="customers.order.details_cleared").count() == 2
 
     with at(shop.now):
         access.grant(shop.recent_first.customer, to=clerk, reason="test", by=manager)
@@ -322,14 +320,14 @@ def test_the_command_proposes_and_finishes_an_approved_batch(shop, manager, seco
     with at(shop.now):
         call_command("retention", "--propose", "--as", manager.username, stdout=out)
         batch = RetentionBatch.objects.get()
-        assert f"Batch {batch.reference} proposed: 4 customers" in out.getvalue()
+        assert f"Batch {batch.reference} proposed: 5 customers" in out.getvalue()
         assert batch.proposed_by == manager
         with pytest.raises(CommandError):
             call_command("retention", "--propose", "--as", "nobody", stdout=io.StringIO())
         retention.approve(batch_id=batch.pk, by=second_manager)
         # As if the purge had been interrupted right after the approval.
         call_command("retention", "--purge", batch.reference, stdout=out)
-    assert f"Batch {batch.reference} done: 4 customers erased, 0 kept" in out.getvalue()
+    assert f"Batch {batch.reference} done: 5 customers erased, 0 kept" in out.getvalue()
     assert set(
         Customer.objects.filter(erased_at__isnull=False).values_list("pk", flat=True)
     ) == shop.due | {shop.erased.customer_id}

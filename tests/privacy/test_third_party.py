@@ -14,13 +14,15 @@ from django.test import Client
 from django.utils import timezone
 
 from customers import services
-from privacy import access, disclosure, erasure, third_party
+from privacy import access, context, disclosure, erasure, third_party
 from privacy.models import AuditLogEntry, DataKey, ThirdPartyProvision
 from tests.conftest import (
+    CANARIES,
     PROVISION_CANARIES,
     TOLD,
     customer_data,
     login,
+    make_staff,
     order_data,
     provision_for,
 )
@@ -208,17 +210,34 @@ def test_the_disclosure_package_holds_the_records(clerk, customer):
     assert from_json[0]["reference"] == record.reference
 
 
-def test_erasure_shreds_the_records_too(clerk, manager, order, tmp_path, settings):
+@pytest.fixture
+def second_manager(db):
+    return make_staff("manager2", "manager", counter=True)
+
+
+def test_erasure_leaves_the_records_the_law_keeps_readable(
+    clerk, manager, second_manager, order, tmp_path, settings
+):
     settings.BOOKSHOP_ERASURE_LEDGER = str(tmp_path / "ledger.jsonl")
     record = provision_for(order.customer, clerk)
     services.order_cancel(actor=clerk, order_id=order.pk, reason="erasure")
     erasure.erase_customer(order.customer, by=manager)
-    kept = ThirdPartyProvision.objects.get(pk=record.pk)
-    assert kept.recipient is None and kept.purpose is None and kept.recipient_details is None
-    assert kept.provided_on == record.provided_on  # the record's skeleton stays, unreadable
     assert not DataKey.objects.filter(subject_id=order.customer_id).exists()
+    with context.scope():
+        kept = ThirdPartyProvision.objects.get(pk=record.pk)
+        # Who the data was about, who got it, what and why: readable for its three years.
+        assert kept.subject_name == f"{CANARIES['family_name']} {CANARIES['given_name']}"
+        assert kept.recipient == PROVISION_CANARIES["recipient"]
     boss = login(Client(), manager)
-    assert boss.get("/manager/third-party/").status_code == 200
+    listing = boss.get("/manager/third-party/").content.decode()
+    assert CANARIES["family_name"] in listing and PROVISION_CANARIES["recipient"] in listing
+
+    # Once its time is up, two people delete it, and its key goes with it.
+    with time_machine.travel(timezone.now() + timedelta(days=3 * 366 + 2), tick=False):
+        third_party.propose_deletion(provision_id=record.pk, by=manager)
+        third_party.approve_deletion(provision_id=record.pk, by=second_manager)
+    assert not ThirdPartyProvision.objects.filter(pk=record.pk).exists()
+    assert not DataKey.objects.filter(subject_id=record.pk).exists()
 
 
 @pytest.mark.django_db(transaction=True)
