@@ -70,7 +70,10 @@ def parse_args(argv):
     parser.add_argument("--keep", action="store_true", help="Keep the bench database after.")
     parser.add_argument("--yes", action="store_true", help="Use a database holding customers.")
     parser.add_argument("--out", help="Results file (default: bench/results/<date>.json).")
-    parser.add_argument("--profile", choices=TASKS, help="Profile one task with pyinstrument.")
+    parser.add_argument(
+        "--profile",
+        help="Comma-separated tasks to profile with pyinstrument (bench/results/profile-*.txt).",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     args.customers = args.customers or [7000, 100_000]
@@ -208,8 +211,8 @@ def run_size(args, customers: int) -> dict:
         "batch": args.batch,
         "rotation_batch": args.rotation_batch,
         "index_bits": bits,
-        "profile": args.profile,
-        "profile_out": str(ROOT / "bench" / "results" / f"profile-{args.profile}.txt"),
+        "profile": args.profile.split(",") if args.profile else [],
+        "profile_dir": str(ROOT / "bench" / "results"),
     }
     env = db.environment(bits)
     print(f"\n== {db.vendor}, {customers:,} customers ({db.name}) ==", file=sys.stderr)
@@ -226,6 +229,7 @@ def run_size(args, customers: int) -> dict:
         reusable = marker and all(marker[k] == v for k, v in wanted.items() if k != "orders")
         if args.reuse and reusable:
             print("  reusing the data of an earlier run", file=sys.stderr)
+            run_worker("migrate", cfg, env)
             run["orders"], run["audit_entries"] = marker["orders"], marker["audit_entries"]
         else:
             db.recreate()

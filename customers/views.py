@@ -200,7 +200,7 @@ def customer_detail(request, pk):
             "grant_form": GrantForm(),
             "notices": notices,
             "suspended": suspended,
-            "needs_notice": purposes.needs_notice(customer),
+            "needs_notice": purposes.needs_notice(customer, records=notices),
         },
     )
 
