@@ -68,6 +68,11 @@ def parse_args(argv):
     parser.add_argument("--index-bits", type=int, help="Blind index bits (default: by size).")
     parser.add_argument("--reuse", action="store_true", help="Keep data made by an earlier run.")
     parser.add_argument("--keep", action="store_true", help="Keep the bench database after.")
+    parser.add_argument(
+        "--adopt",
+        action="store_true",
+        help="Measure what a stopped generation left (with --reuse): sizes as found.",
+    )
     parser.add_argument("--yes", action="store_true", help="Use a database holding customers.")
     parser.add_argument("--out", help="Results file (default: bench/results/<date>.json).")
     parser.add_argument(
@@ -221,6 +226,14 @@ def run_size(args, customers: int) -> dict:
         wanted = {k: cfg[k] for k in ("customers", "audit_entries", "index_bits", "fernet")}
         state = run_worker("inspect", cfg, env)["result"] if db.exists() else None
         marker = state and state["marker"]
+        if args.adopt and args.reuse and state and not marker:
+            marker = run_worker("adopt", cfg, env)["result"]["marker"]
+            print(f"  adopted a stopped generation: {marker}", file=sys.stderr)
+            cfg.update(customers=marker["customers"], audit_entries=marker["audit_entries"])
+            cfg["fernet"] = marker["fernet"]
+            run["customers"] = marker["customers"]
+            run["target_customers"] = customers
+            wanted = {k: cfg[k] for k in ("customers", "audit_entries", "index_bits", "fernet")}
         if state and not marker and state["customers"] and not args.yes:
             raise SystemExit(
                 f"bench: {db.name} holds {state['customers']} customers that the bench did not "
