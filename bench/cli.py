@@ -339,6 +339,8 @@ def main(argv=None) -> int:
         run = run_size(args, customers)
         run["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         run["command"] = command
+        if out.exists():  # another run may have written since: merge at write time
+            report["runs"] = json.loads(out.read_text())["runs"]
         report["runs"] = [
             r
             for r in report["runs"]

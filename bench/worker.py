@@ -81,6 +81,11 @@ def task_adopt(cfg) -> dict:
     }
     BenchMarker.objects.all().delete()
     BenchMarker.objects.create(**marker)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return {"marker": marker}
 
 
