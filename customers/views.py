@@ -214,7 +214,7 @@ def customer_detail(request, pk):
             "grant_form": GrantForm(),
             "notices": notices,
             "suspended": suspended,
-            "needs_notice": purposes.needs_notice(customer),
+            "needs_notice": purposes.needs_notice(customer, records=notices),
             "provisions": provisions,
         },
     )

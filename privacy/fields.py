@@ -86,8 +86,12 @@ class EncryptedTextField(models.BinaryField):
         return name, path, args, kwargs
 
     def associated_data(self, instance) -> bytes:
-        meta = instance._meta
-        return f"{meta.app_label}.{meta.model_name}.{self.name}:{instance.pk}".encode()
+        prefixes = self.__dict__.setdefault("_aad_prefixes", {})
+        prefix = prefixes.get(type(instance))
+        if prefix is None:
+            meta = instance._meta
+            prefix = prefixes[type(instance)] = f"{meta.app_label}.{meta.model_name}.{self.name}:"
+        return f"{prefix}{instance.pk}".encode()
 
     def decrypt(self, instance, sealed: Sealed) -> str:
         from privacy import datakeys  # models import this module; datakeys imports models

@@ -94,11 +94,14 @@ def latest_record(customer) -> NoticeRecord | None:
     return customer.notice_records.select_related("notice").order_by("-told_at").first()
 
 
-def needs_notice(customer) -> bool:
+def needs_notice(customer, *, records: list | None = None) -> bool:
     """True when the customer was never told, or told under a notice that lacks a purpose
-    of the current one (re-notice)."""
+    of the current one (re-notice). ``records``: the customer's notice records, newest first
+    and with their notice, when the caller has already loaded them (saves a query)."""
     notice = current_notice()
-    record = latest_record(customer)
+    if records is not None:
+        records = records[:1] or [None]
+    record = latest_record(customer) if records is None else records[0]
     return record is None or (notice is not None and not notice.codes <= record.notice.codes)
 
 

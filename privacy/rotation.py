@@ -9,7 +9,7 @@ finished by running it again. ``reindex`` recomputes every blind index from decr
 import dataclasses
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from privacy import audit, crypto, datakeys, keyring
@@ -57,27 +57,33 @@ def rotate(
         audit.record("privacy.keys.rotation_started", data={"kek": new_id})
     datakeys.ensure_canary(ring)
     total = DataKey.objects.exclude(kek_id=ring.active_kek_id).count()
-    done = 0
+    done, last = 0, None
+    keks: dict[str, object] = {}
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
         with transaction.atomic():
+            # Keyset pagination: each batch starts after the last one, so a million keys
+            # cost a million row visits, not a rescan of every rewrapped row per batch.
+            queryset = DataKey.objects.select_for_update().exclude(kek_id=ring.active_kek_id)
+            if last is not None:
+                queryset = queryset.filter(subject_id__gt=last)
             rows = list(
-                DataKey.objects.select_for_update()
-                .exclude(kek_id=ring.active_kek_id)
-                .order_by("subject_id")[:size]
+                queryset.order_by("subject_id").values_list("subject_id", "kek_id", "wrapped")[
+                    :size
+                ]
             )
             if not rows:
                 break
             now = timezone.now()
-            for row in rows:
-                dek = crypto.unseal(
-                    ring.kek_aead(row.kek_id), bytes(row.wrapped), datakeys._aad(row.subject_id)
-                )
-                row.wrapped = datakeys.wrap(ring, row.subject_id, dek)
-                row.kek_id = ring.active_kek_id
-                row.rewrapped_at = now
-            DataKey.objects.bulk_update(rows, ["wrapped", "kek_id", "rewrapped_at"])
+            changes = []
+            for subject_id, kek_id, wrapped in rows:
+                if kek_id not in keks:
+                    keks[kek_id] = ring.kek_aead(kek_id)
+                dek = crypto.unseal(keks[kek_id], bytes(wrapped), datakeys._aad(subject_id))
+                changes.append((datakeys.wrap(ring, subject_id, dek), subject_id, kek_id))
+            _store_rewrapped(changes, ring.active_kek_id, now)
         done += len(rows)
+        last = rows[-1][0]
         if progress:
             progress(done, total)
     remaining = DataKey.objects.exclude(kek_id=ring.active_kek_id).count()
@@ -86,6 +92,32 @@ def rotate(
         data={"kek": ring.active_kek_id, "rewrapped": done, "remaining": remaining},
     )
     return RotationResult(ring.active_kek_id, started, done, remaining)
+
+
+def _store_rewrapped(changes, active_kek_id: str, now) -> None:
+    """One UPDATE per key, sent together (executemany). Each is conditional on the key it
+    was read under, so a row changed in between is left for the next run, never clobbered.
+    Django's bulk_update would build one CASE over the whole batch, evaluated for every row."""
+    meta = DataKey._meta
+    fields = {name: meta.get_field(name) for name in ("wrapped", "subject_id", "rewrapped_at")}
+    table = connection.ops.quote_name(meta.db_table)  # the model's own name; values are bound
+    sql = (
+        f"UPDATE {table} SET wrapped = %s, kek_id = %s, rewrapped_at = %s "  # noqa: S608
+        "WHERE subject_id = %s AND kek_id = %s"
+    )
+    stamp = fields["rewrapped_at"].get_db_prep_value(now, connection)
+    params = [
+        (
+            fields["wrapped"].get_db_prep_value(wrapped, connection),
+            active_kek_id,
+            stamp,
+            fields["subject_id"].get_db_prep_value(subject_id, connection),
+            old_kek_id,
+        )
+        for wrapped, subject_id, old_kek_id in changes
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def retire(kek_id: str) -> None:
