@@ -17,7 +17,7 @@ from tests.conftest import CANARIES, TOLD, customer_data, login, order_data
 # a reason the page's users would notice.
 LOCK = 1 if connection.vendor == "postgresql" else 0
 BOARD_QUERIES = 17 + LOCK
-CUSTOMER_PAGE_QUERIES = 22 + LOCK
+CUSTOMER_PAGE_QUERIES = 23 + LOCK  # 23: the third-party provision records
 
 
 def _new_orders(clerk, count, start=0):
