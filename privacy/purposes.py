@@ -81,7 +81,14 @@ def current_notice() -> PurposeNotice | None:
     )
 
 
+# Not a purpose of use but the customer's right to stop provision to third parties
+# (第三者提供の停止, APPI art. 35(3)); suspended the same way, checked by privacy.third_party.
+THIRD_PARTY = "third_party_provision"
+
+
 def purpose_label(code: str, notice: PurposeNotice | None = None) -> str:
+    if code == THIRD_PARTY:
+        return str(gettext_lazy("Giving the data to third parties"))
     notice = notice or current_notice()
     language = "ja" if translation.get_language() == "ja" else "en"
     for purpose in notice.purposes if notice else DEFAULT_PURPOSES:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy import access, audit, datakeys, hours, roles
+from privacy import access, audit, datakeys, hours, purposes, roles
 from privacy.models import ProvidedItem, ProvisionBasis, ThirdPartyProvision
 
 KEEP_YEARS = 3
@@ -78,6 +78,15 @@ def record(
             "provided_on",
         )
     if basis == ProvisionBasis.CONSENT:
+        if purposes.THIRD_PARTY in purposes.suspended_purposes(customer):
+            raise ProvisionRefused(
+                _(
+                    "This customer asked us to stop giving their data to third parties "
+                    "(第三者提供の停止): do not give it. Only the manager may record a provision "
+                    "required by law."
+                ),
+                "basis",
+            )
         if consent_obtained_at is None:
             raise ProvisionRefused(
                 _(

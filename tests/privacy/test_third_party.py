@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from customers import services
 from privacy import access, context, disclosure, erasure, third_party
-from privacy.models import AuditLogEntry, DataKey, ThirdPartyProvision
+from privacy.models import AuditLogEntry, DataKey, DataRequest, ThirdPartyProvision
 from tests.conftest import (
     CANARIES,
     PROVISION_CANARIES,
@@ -54,6 +54,36 @@ def test_a_provision_without_consent_is_refused_by_the_service(clerk, customer):
         )
     assert not ThirdPartyProvision.objects.exists()
     assert not AuditLogEntry.objects.filter(event="privacy.third_party.recorded").exists()
+
+
+def test_after_a_request_to_stop_provision_consent_no_longer_suffices(manager, clerk, order):
+    Client(REMOTE_ADDR="192.0.2.71").post(
+        "/privacy/request/",
+        {"kind": "third_party_stop", "name": "a", "contact": "b", "details": ""},
+    )
+    item = DataRequest.objects.get()
+    boss = login(Client(), manager)
+    boss.post(
+        f"/requests/{item.pk}/verify/",
+        {"method": "passport", "customer_reference": order.customer.reference},
+    )
+    boss.post(f"/requests/{item.pk}/start/")
+    page = boss.get(f"/requests/{item.pk}/").content.decode()
+    assert 'value="third_party_provision" checked' in page  # offered, ticked
+    boss.post(f"/requests/{item.pk}/suspend/", {"purposes": ["third_party_provision"]})
+
+    with pytest.raises(third_party.ProvisionRefused, match="stop giving their data"):
+        provision_for(order.customer, clerk)
+    assert not ThirdPartyProvision.objects.exists()
+    # What the law requires still gets recorded, by the manager.
+    provision_for(
+        order.customer,
+        manager,
+        basis="other",
+        other_basis="刑事訴訟法197条2項",
+        consent_obtained_at=None,
+    )
+    assert ThirdPartyProvision.objects.count() == 1
 
 
 def test_the_form_shows_the_refusal_next_to_the_consent_field_and_saves_nothing(
