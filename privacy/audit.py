@@ -88,8 +88,9 @@ def _copy(entry: AuditLogEntry, **values) -> AuditLogEntry:
     """A new, unsaved entry with ``entry``'s values but for ``values``."""
     copy = AuditLogEntry.__new__(AuditLogEntry)
     copy.__dict__.update(entry.__dict__)
+    if entry.additional_data is not None:
+        copy.additional_data = dict(entry.additional_data)
     copy.__dict__.update(values)
-    copy.additional_data = dict(entry.additional_data)
     copy._state = ModelState()
     copy._state.fields_cache = dict(entry._state.fields_cache)
     return copy
