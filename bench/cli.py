@@ -108,6 +108,11 @@ class BenchDatabase:
             self.admin_url = urlunparse(parsed._replace(path="/postgres"))
             self.folder = ROOT / "var" / "bench" / self.name
             self.temporary = False
+        elif args.keep or args.reuse:  # kept beside the PostgreSQL ones, for --reuse
+            self.folder = ROOT / "var" / "bench" / f"sqlite_{customers}"
+            self.name = str(self.folder / "bench.sqlite3")
+            self.url = f"sqlite:///{self.name}"
+            self.temporary = False
         else:
             self.folder = Path(tempfile.mkdtemp(prefix=f"shiori-bench-{customers}-"))
             self.name = str(self.folder / "bench.sqlite3")

@@ -147,7 +147,10 @@ class Progress:
 
 
 class ShioriWriter:
-    """Encrypts records the way the models do and inserts them in bulk."""
+    """Encrypts records the way the models do and inserts them in bulk: a data key per
+    customer wrapped by the keyring, each value sealed by privacy.crypto under that key with
+    ``app.model.field:pk`` as associated data, blind indexes by the fields' own code. Rows go
+    in through bench.fastinsert (no model instance per row)."""
 
     def __init__(self, clerk, now):
         from customers.models import Customer, SpecialOrder
@@ -156,73 +159,87 @@ class ShioriWriter:
 
         self.ring = keyring.load()
         self.clerk, self.now = clerk, now
-        self.customer_fields = [Customer._meta.get_field(n) for n in CUSTOMER_FIELDS]
-        self.order_fields = [SpecialOrder._meta.get_field(n) for n in ORDER_FIELDS]
+        self.customer_fields = [_sealer(Customer, n) for n in CUSTOMER_FIELDS]
+        self.order_fields = [_sealer(SpecialOrder, n) for n in ORDER_FIELDS]
         self.customer_bidx = [
-            f for f in Customer._meta.concrete_fields if isinstance(f, BlindIndexField)
+            (f.attname, f.source, f.value_for)
+            for f in Customer._meta.concrete_fields
+            if isinstance(f, BlindIndexField)
         ]
         self.order_bidx = [
-            f for f in SpecialOrder._meta.concrete_fields if isinstance(f, BlindIndexField)
+            (f.attname, f.source, f.value_for)
+            for f in SpecialOrder._meta.concrete_fields
+            if isinstance(f, BlindIndexField)
         ]
 
     def write(self, records: list[Record]) -> int:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        from bench import fastinsert
         from customers.models import Customer, SpecialOrder
         from privacy import crypto, datakeys
-        from privacy.fields import Sealed
         from privacy.models import DataKey
 
+        seal, now, kek_id = crypto.seal, self.now, self.ring.active_kek_id
+        clerk_id = self.clerk.pk
         keys, customers, orders = [], [], []
         for rec in records:
             dek = crypto.new_key()
             aead = AESGCM(dek)
             keys.append(
-                DataKey(
-                    subject_id=rec.id,
-                    kek_id=self.ring.active_kek_id,
-                    wrapped=datakeys.wrap(self.ring, rec.id, dek),
-                    created_at=self.now,
-                )
+                {
+                    "subject_id": rec.id,
+                    "kek_id": kek_id,
+                    "wrapped": datakeys.wrap(self.ring, rec.id, dek),
+                    "created_at": now,
+                    "rewrapped_at": None,
+                }
             )
-            customer = Customer(
-                id=rec.id,
-                preferred_contact=rec.preferred_contact,
-                created_at=self.now,
-                last_confirmed_at=self.now,
-            )
-            for field in self.customer_fields:
-                plaintext = rec.fields[field.name]
-                blob = crypto.seal(aead, plaintext.encode(), field.associated_data(customer))
-                customer.__dict__[field.attname] = Sealed(blob)
-            for field in self.customer_bidx:
-                setattr(customer, field.attname, field.value_for(rec.fields[field.source]))
+            suffix = str(rec.id).encode()
+            customer = {
+                "id": rec.id,
+                "preferred_contact": rec.preferred_contact,
+                "created_at": now,
+                "last_confirmed_at": now,
+            }
+            values = rec.fields
+            for attname, prefix in self.customer_fields:
+                customer[attname] = seal(aead, values[attname].encode(), prefix + suffix)
+            for attname, source, value_for in self.customer_bidx:
+                customer[attname] = value_for(values[source])
             customers.append(customer)
             for order_id, book, quantity, status, age in rec.orders:
-                order = SpecialOrder(
-                    id=order_id,
-                    customer_id=rec.id,
-                    quantity=quantity,
-                    status=status,
-                    requested_at=self.now - timedelta(days=age),
-                    requested_by=self.clerk,
-                )
-                for field in self.order_fields:
-                    blob = crypto.seal(
-                        aead, book[field.name].encode(), field.associated_data(order)
-                    )
-                    order.__dict__[field.attname] = Sealed(blob)
-                for field in self.order_bidx:
-                    setattr(order, field.attname, field.value_for(book[field.source]))
+                order = {
+                    "id": order_id,
+                    "customer_id": rec.id,
+                    "quantity": quantity,
+                    "status": status,
+                    "requested_at": now - timedelta(days=age),
+                    "requested_by_id": clerk_id,
+                }
+                order_suffix = str(order_id).encode()
+                for attname, prefix in self.order_fields:
+                    order[attname] = seal(aead, book[attname].encode(), prefix + order_suffix)
+                for attname, source, value_for in self.order_bidx:
+                    order[attname] = value_for(book[source])
                 orders.append(order)
-        DataKey.objects.bulk_create(keys)
-        Customer.objects.bulk_create(customers)
-        SpecialOrder.objects.bulk_create(orders)
+        fastinsert.insert(DataKey, keys, now=now)
+        fastinsert.insert(Customer, customers, now=now)
+        fastinsert.insert(SpecialOrder, orders, now=now)
         return len(orders)
 
 
+def _sealer(model, name: str) -> tuple[str, bytes]:
+    """A field's attribute name and the associated-data prefix its own code uses."""
+    field = model._meta.get_field(name)
+    probe = model(pk=uuid.UUID(int=0))
+    prefix = field.associated_data(probe)[: -len(str(probe.pk))]
+    return field.attname, prefix
+
+
 class BaselineWriter:
-    """The same records into the plaintext or fernet tables (the package encrypts on insert)."""
+    """The same records into the plaintext or fernet tables (the package encrypts each value
+    in its own get_db_prep_save, as on any insert)."""
 
     def __init__(self, kind: str, clerk, now):
         from bench.baseline.models import KINDS
@@ -231,49 +248,61 @@ class BaselineWriter:
         self.clerk, self.now = clerk, now
 
     def write(self, records: list[Record]) -> None:
+        from bench import fastinsert
+
         customers, orders = [], []
+        now, clerk_id = self.now, self.clerk.pk
         for rec in records:
             customers.append(
-                self.customer_model(
-                    id=rec.id,
-                    preferred_contact=rec.preferred_contact,
-                    created_at=self.now,
-                    last_confirmed_at=self.now,
+                {
+                    "id": rec.id,
+                    "preferred_contact": rec.preferred_contact,
+                    "created_at": now,
+                    "last_confirmed_at": now,
                     **rec.fields,
-                )
+                }
             )
             for order_id, book, quantity, status, age in rec.orders:
                 orders.append(
-                    self.order_model(
-                        id=order_id,
-                        customer_id=rec.id,
-                        quantity=quantity,
-                        status=status,
-                        requested_at=self.now - timedelta(days=age),
-                        requested_by=self.clerk,
+                    {
+                        "id": order_id,
+                        "customer_id": rec.id,
+                        "quantity": quantity,
+                        "status": status,
+                        "requested_at": now - timedelta(days=age),
+                        "requested_by_id": clerk_id,
                         **book,
-                    )
+                    }
                 )
-        self.customer_model.objects.bulk_create(customers)
-        self.order_model.objects.bulk_create(orders)
+        fastinsert.insert(self.customer_model, customers, now=now)
+        fastinsert.insert(self.order_model, orders, now=now)
 
 
 def audit_entries_for(records: list[Record], count: int, *, rng, start, step, content_type):
-    """``count`` read entries about these customers, as the pages write them."""
+    """``count`` read entries about these customers, as the pages write them (copies of one
+    entry, as privacy.audit.record_reads makes them)."""
+    from privacy.audit import _copy
     from privacy.models import AuditLogEntry
 
     purposes = ["order_desk", "customer_record", "customer_lookup", "shipment"]
+    first = AuditLogEntry(
+        content_type=content_type,
+        object_pk="",
+        object_repr="",
+        action=AuditLogEntry.Action.ACCESS,
+        event="customers.customer.read",
+        changes=None,
+        additional_data=None,
+        timestamp=start,
+    )
     entries = []
     for k in range(count):
         rec = rng.choice(records)
         entries.append(
-            AuditLogEntry(
-                content_type=content_type,
+            _copy(
+                first,
                 object_pk=str(rec.id),
                 object_repr=f"Customer C-{rec.id.hex[:8].upper()}",
-                action=AuditLogEntry.Action.ACCESS,
-                event="customers.customer.read",
-                changes=None,
                 additional_data={"purpose": rng.choice(purposes), "fields": ["phone"]},
                 timestamp=start + step * k,
             )

@@ -18,15 +18,20 @@ def visible_customers(user):
 
 
 def visible_orders(user):
-    return SpecialOrder.objects.filter(customer__in=visible_customers(user).values("pk"))
+    """Orders of visible customers, after the same checks as visible_customers."""
+    hours.ensure_open()
+    accounts.ensure_acknowledged(user)
+    access.expire_due()
+    return access.visible_orders(user)
 
 
 def get_customer_for_user(user, pk) -> Customer:
     """The customer, if this user may see them; 404 otherwise (never 403: a hidden customer
     does not exist for this user)."""
-    customer = visible_customers(user).filter(pk=pk).first()
+    customer = datakeys.with_keys(visible_customers(user).filter(pk=pk)).first()
     if customer is None:
         raise Http404
+    datakeys.adopt_keys([customer])
     return customer
 
 
@@ -83,15 +88,35 @@ def _exact_matches(queryset, phone, family_name_kana, last4) -> list[Customer]:
     ]
 
 
+# What the board's cards show or post back (customers/board.html, _order_actions.html).
+BOARD_COLUMNS = (
+    "title",
+    "isbn",
+    "quantity",
+    "status",
+    "requested_at",
+    "version",
+    "customer__family_name",
+    "customer__given_name",
+    "customer__phone",
+    "customer__preferred_contact",
+)
+
+
 def order_board(user) -> dict[str, list[SpecialOrder]]:
-    """Open orders the user may see, grouped by status, oldest first."""
+    """Open orders the user may see, grouped by status, oldest first. Only the columns the
+    board shows are loaded (BOARD_COLUMNS): the others stay in the database, unread."""
     orders = list(
-        visible_orders(user)
-        .filter(status__in=OPEN_STATUSES)
-        .select_related("customer")
-        .order_by("requested_at")
+        datakeys.with_keys(
+            visible_orders(user)
+            .filter(status__in=OPEN_STATUSES)
+            .select_related("customer")
+            .only(*BOARD_COLUMNS)
+            .order_by("requested_at"),
+            subject="customer_id",
+        )
     )
-    datakeys.preload({o.customer_id for o in orders})
+    datakeys.adopt_keys(orders, subject="customer_id")
     board = {status: [] for status in OPEN_STATUSES}
     for order in orders:
         board[order.status].append(order)

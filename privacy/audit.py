@@ -3,6 +3,7 @@ show decrypted data. Entries name what happened and to whom, never a personal va
 
 from auditlog.models import AbstractLogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.encoding import smart_str
 
@@ -65,16 +66,34 @@ def record_reads(
 ):
     """Append one access entry per customer shown, in one insert. ``data`` adds context
     (the bulk export a read belongs to, for instance), never a personal value."""
-    entries = [
-        _entry(
-            event,
-            target=customer,
-            actor=actor,
-            data={**(data or {}), "purpose": purpose, "fields": fields},
-        )
-        for customer in {c.pk: c for c in customers}.values()
-    ]
+    shown = list({c.pk: c for c in customers}.values())
+    if not shown:
+        return []
+    first = _entry(
+        event,
+        target=shown[0],
+        actor=actor,
+        data={**(data or {}), "purpose": purpose, "fields": list(fields)},
+    )
+    # The others differ from the first only in whom they name: copies of it, without a
+    # model constructor each (a third of a fifty-customer board's audit cost).
+    entries = [first]
+    for customer in shown[1:]:
+        object_pk = str(customer.pk)
+        entries.append(_copy(first, object_pk=object_pk, object_repr=str(customer)))
     return audit_chain.append(entries)
+
+
+def _copy(entry: AuditLogEntry, **values) -> AuditLogEntry:
+    """A new, unsaved entry with ``entry``'s values but for ``values``."""
+    copy = AuditLogEntry.__new__(AuditLogEntry)
+    copy.__dict__.update(entry.__dict__)
+    if entry.additional_data is not None:
+        copy.additional_data = dict(entry.additional_data)
+    copy.__dict__.update(values)
+    copy._state = ModelState()
+    copy._state.fields_cache = dict(entry._state.fields_cache)
+    return copy
 
 
 def record_many(entries: list[AuditLogEntry]) -> list[AuditLogEntry]:

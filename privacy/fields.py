@@ -35,23 +35,25 @@ class Sealed:
 class EncryptedValueDescriptor:
     def __init__(self, field):
         self.field = field
+        self.attname = field.attname
 
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        value = instance.__dict__.get(self.field.attname)
-        if isinstance(value, Sealed):
-            plaintext = self.field.decrypt(instance, value)
-            instance.__dict__[self.field.attname] = plaintext
-            instance.__dict__.setdefault("_sealed_loaded", {})[self.field.attname] = (
-                value,
-                plaintext,
-            )
-            return plaintext
-        return value
+        values = instance.__dict__
+        value = values.get(self.attname)
+        if type(value) is not Sealed:  # plaintext already, or None
+            return value
+        plaintext = self.field.decrypt(instance, value)
+        values[self.attname] = plaintext
+        loaded = values.get("_sealed_loaded")
+        if loaded is None:
+            loaded = values["_sealed_loaded"] = {}
+        loaded[self.attname] = (value, plaintext)
+        return plaintext
 
     def __set__(self, instance, value):
-        instance.__dict__[self.field.attname] = value
+        instance.__dict__[self.attname] = value
 
 
 class EncryptedTextField(models.BinaryField):
@@ -66,6 +68,10 @@ class EncryptedTextField(models.BinaryField):
         kwargs.setdefault("blank", True)
         kwargs.setdefault("null", True)
         super().__init__(*args, **kwargs)
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        self._aad_prefixes = {}  # model class -> b"app.model.field:", this field's own
 
     def check(self, **kwargs):
         errors = super().check(**kwargs)
@@ -86,23 +92,31 @@ class EncryptedTextField(models.BinaryField):
         return name, path, args, kwargs
 
     def associated_data(self, instance) -> bytes:
-        prefixes = self.__dict__.setdefault("_aad_prefixes", {})
-        prefix = prefixes.get(type(instance))
+        """``app.model.field:pk`` as bytes: the prefix is built once per model, the primary
+        key's text once per instance (and again if the primary key changes)."""
+        prefix = self._aad_prefixes.get(type(instance))
         if prefix is None:
             meta = instance._meta
-            prefix = prefixes[type(instance)] = f"{meta.app_label}.{meta.model_name}.{self.name}:"
-        return f"{prefix}{instance.pk}".encode()
+            prefix = f"{meta.app_label}.{meta.model_name}.{self.name}:".encode()
+            self._aad_prefixes[type(instance)] = prefix
+        pk = instance.pk
+        cached = instance.__dict__.get("_aad_pk")
+        if cached is None or cached[0] is not pk:
+            cached = instance.__dict__["_aad_pk"] = (pk, str(pk).encode())
+        return prefix + cached[1]
 
     def decrypt(self, instance, sealed: Sealed) -> str:
-        from privacy import datakeys  # models import this module; datakeys imports models
+        aead = instance.__dict__.get("_data_key")
+        if aead is None:
+            from privacy import datakeys  # models import this module; datakeys imports models
 
-        aead = datakeys.aead_for_instance(instance)
+            aead = datakeys.aead_for_instance(instance)
         return crypto.unseal(aead, sealed.blob, self.associated_data(instance)).decode()
 
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None
-        return Sealed(bytes(value))
+        return Sealed(value if type(value) is bytes else bytes(value))
 
     def to_python(self, value):
         if value is None or isinstance(value, (str, Sealed)):
