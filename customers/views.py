@@ -21,7 +21,7 @@ from customers.forms import (
     ShipmentForm,
 )
 from customers.models import Customer, OrderStatus
-from privacy import access, audit, purposes, roles, third_party
+from privacy import access, approvals, audit, purposes, roles, third_party
 from privacy.fields import encrypted_field_names
 from privacy.forms import GrantForm, NoticeForm
 
@@ -52,6 +52,7 @@ def board(request):
             "notify_form": NotifyForm(),
             "cancel_form": CancelForm(),
             "incident_board": incident_board,
+            "waiting_approvals": approvals.waiting_for(request.user),
         },
     )
 

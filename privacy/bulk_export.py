@@ -1,5 +1,5 @@
 """Bulk export (一括書き出し): personal data of more than one customer leaves the app only
-here. A manager asks, with a reason; a second manager approves; the person who asked
+here. A manager asks, with a reason; a second staff member approves; the person who asked
 downloads it once, within a few hours. The file is built in memory, carries a watermark
 (export, who asked, who approved, when, no copies) on its first line and on every row, and
 each customer in it gets a read entry in the audit log."""
@@ -32,6 +32,12 @@ class NotYours(Exception):
 def _require_manager(user) -> None:
     if not roles.has_role(user, roles.MANAGER):
         raise ExportError(_("Only a manager can do this."))
+
+
+def _require_second_person(user) -> None:
+    """The second person may be any counter staff member: a shop has one manager."""
+    if not roles.has_role(user, *roles.COUNTER):
+        raise ExportError(_("Only a member of the counter staff can approve this."))
 
 
 def profile_fields() -> list[str]:
@@ -105,8 +111,9 @@ def _pending(export_id, *, allowed=(A.PROPOSED,)) -> ExportRequest:
 
 @transaction.atomic
 def approve(*, export_id, by) -> ExportRequest:
-    """A second manager approves; the person who asked cannot. The download window opens."""
-    _require_manager(by)
+    """A second staff member approves; the person who asked cannot. The download window
+    opens."""
+    _require_second_person(by)
     item = _pending(export_id)
     if item.requested_by_id == by.pk:
         raise ExportError(_("A second staff member must approve this; you asked for it."))
@@ -121,8 +128,8 @@ def approve(*, export_id, by) -> ExportRequest:
 
 @transaction.atomic
 def refuse(*, export_id, by) -> ExportRequest:
-    """A second manager does not agree (or the person who asked withdraws it)."""
-    _require_manager(by)
+    """A second staff member does not agree (or the person who asked withdraws it)."""
+    _require_second_person(by)
     item = _pending(export_id)
     item.status = A.REFUSED
     item.decided_by, item.decided_at = by, timezone.now()

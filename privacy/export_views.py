@@ -1,4 +1,4 @@
-"""The manager's bulk export pages: ask, a second manager approves, the asker downloads once."""
+"""The manager's bulk export pages: ask, a second person approves, the asker downloads once."""
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -12,6 +12,8 @@ from privacy.forms import ExportRequestForm
 from privacy.models import ApprovalStatus, ExportRequest
 
 manager_only = roles.role_required(roles.MANAGER)
+# The approval pages: any counter staff member may be the second person.
+counter_only = roles.role_required(*roles.COUNTER)
 
 
 @never_cache
@@ -28,7 +30,7 @@ def exports(request):
             messages.success(
                 request,
                 _(
-                    "Export %(ref)s asked for. A second manager approves it before you can "
+                    "Export %(ref)s asked for. A second staff member approves it before you can "
                     "download it."
                 )
                 % {"ref": item.reference},
@@ -52,7 +54,7 @@ def _get(pk) -> ExportRequest:
 
 
 @never_cache
-@manager_only
+@counter_only
 def export_detail(request, pk):
     item = _get(pk)
     return render(
@@ -68,7 +70,7 @@ def export_detail(request, pk):
 
 
 @never_cache
-@manager_only
+@counter_only
 @require_POST
 def export_action(request, pk, action):
     item = _get(pk)

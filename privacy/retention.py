@@ -2,7 +2,7 @@
 order closed, and closed orders lose their book details a set time after they closed.
 
 Nothing goes on a timer alone: the manager proposes a batch (customers and orders due now,
-frozen), a second manager approves it, and only then is each one checked again and erased
+frozen), a second staff member approves it, and only then is each one checked again and erased
 through the same path as an erasure request (crypto-shredding and the ledger)."""
 
 import calendar
@@ -195,9 +195,15 @@ def _require_manager(user) -> None:
         raise RetentionError(_("Only a manager can do this."))
 
 
+def _require_second_person(user) -> None:
+    """The second person may be any counter staff member: a shop has one manager."""
+    if not roles.has_role(user, *roles.COUNTER):
+        raise RetentionError(_("Only a member of the counter staff can approve this."))
+
+
 @transaction.atomic
 def propose(*, by, now=None) -> RetentionBatch:
-    """Freeze the customers and orders due now into a batch for a second manager to approve.
+    """Freeze the customers and orders due now into a batch for a second staff member to approve.
     Orders of customers in the batch are not listed: erasing the customer clears them."""
     _require_manager(by)
     if RetentionBatch.objects.filter(status__in=(A.PROPOSED, A.APPROVED)).exists():
@@ -240,8 +246,8 @@ def _pending(batch_id, *, allowed=(A.PROPOSED,)) -> RetentionBatch:
 
 @transaction.atomic
 def refuse(*, batch_id, by) -> RetentionBatch:
-    """A second manager does not agree: nothing is erased; a new batch can be proposed."""
-    _require_manager(by)
+    """A second staff member does not agree: nothing is erased; a new batch can be proposed."""
+    _require_second_person(by)
     batch = _pending(batch_id)
     batch.status = A.REFUSED
     batch.decided_by, batch.decided_at = by, timezone.now()
@@ -252,8 +258,8 @@ def refuse(*, batch_id, by) -> RetentionBatch:
 
 @transaction.atomic
 def approve(*, batch_id, by) -> RetentionBatch:
-    """A second manager approves; the proposer cannot. ``purge`` then does the work."""
-    _require_manager(by)
+    """A second staff member approves; the proposer cannot. ``purge`` then does the work."""
+    _require_second_person(by)
     batch = _pending(batch_id)
     if batch.proposed_by_id == by.pk:
         raise RetentionError(_("A second staff member must approve this; you proposed it."))

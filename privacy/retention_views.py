@@ -1,4 +1,4 @@
-"""The manager's retention pages: what is due, a batch to review, a second manager's approval.
+"""The manager's retention pages: what is due, a batch to review, a second staff member's approval.
 They show counts, references and dates, never a customer's personal data."""
 
 from django.conf import settings
@@ -13,6 +13,8 @@ from privacy import retention, roles
 from privacy.models import ApprovalStatus, RetentionBatch
 
 manager_only = roles.role_required(roles.MANAGER)
+# The approval pages: any counter staff member may be the second person.
+counter_only = roles.role_required(*roles.COUNTER)
 
 
 @never_cache
@@ -27,7 +29,7 @@ def retention_overview(request):
             return redirect("privacy:retention")
         messages.success(
             request,
-            _("Batch %(ref)s proposed. A second manager reviews and approves it.")
+            _("Batch %(ref)s proposed. A second staff member reviews and approves it.")
             % {"ref": batch.reference},
         )
         return redirect("privacy:retention_batch", pk=batch.pk)
@@ -54,7 +56,7 @@ def _get(pk) -> RetentionBatch:
 
 
 @never_cache
-@manager_only
+@counter_only
 def retention_batch(request, pk):
     batch = _get(pk)
     return render(
@@ -69,7 +71,7 @@ def retention_batch(request, pk):
     )
 
 
-@manager_only
+@counter_only
 @require_POST
 def retention_action(request, pk, action):
     batch = _get(pk)

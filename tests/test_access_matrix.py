@@ -180,12 +180,12 @@ MATRIX = {
     "privacy:retention_batch": (
         "get",
         "/manager/retention/00000000-0000-4000-8000-000000000000/",
-        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 404, ADMIN: 403},
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 404, MANAGER: 404, ADMIN: 403},
     ),
     "privacy:retention_action": (
         "post",
         "/manager/retention/00000000-0000-4000-8000-000000000000/approve/",
-        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 404, ADMIN: 403},
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 404, MANAGER: 404, ADMIN: 403},
     ),
     "privacy:exports": (
         "get",
@@ -195,12 +195,12 @@ MATRIX = {
     "privacy:export_detail": (
         "get",
         "/manager/exports/00000000-0000-4000-8000-000000000000/",
-        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 404, ADMIN: 403},
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 404, MANAGER: 404, ADMIN: 403},
     ),
     "privacy:export_action": (
         "post",
         "/manager/exports/00000000-0000-4000-8000-000000000000/download/",
-        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 404, ADMIN: 403},
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 404, MANAGER: 404, ADMIN: 403},
     ),
     "staff_list": (
         "get",

@@ -1,4 +1,4 @@
-"""Bulk export: asked for with a reason, approved by a second manager (never the one who
+"""Bulk export: asked for with a reason, approved by a second staff member (never the one who
 asked), downloaded once by the one who asked within the window, watermarked, and logged
 with one read entry per customer in it."""
 
@@ -85,13 +85,17 @@ def test_an_export_needs_a_second_manager_and_downloads_once_watermarked_and_log
     item = ExportRequest.objects.get()
     assert item.status == "proposed" and item.customer_count == 3
 
-    # Not before approval, not by the one who asked, not by a clerk.
+    # Not before approval, not by the one who asked, not by the administrator.
     response = asker.post(f"/manager/exports/{item.pk}/download/", follow=True)
     assert response["Content-Type"].startswith("text/html")
     assert any("cannot be downloaded" in m for m in shown(response))
     response = asker.post(f"/manager/exports/{item.pk}/approve/", follow=True)
     assert "A second staff member must approve this; you asked for it." in shown(response)
-    assert login(Client(), clerk).post(f"/manager/exports/{item.pk}/approve/").status_code == 403
+    administrator = make_staff("admin2", "administrator")
+    assert (
+        login(Client(), administrator).post(f"/manager/exports/{item.pk}/approve/").status_code
+        == 403
+    )
     item.refresh_from_db()
     assert item.status == "proposed"
     assert not AuditLogEntry.objects.filter(additional_data__purpose="bulk_export").exists()
@@ -250,3 +254,23 @@ def test_no_other_page_exports_more_than_one_customers_data(administrator, custo
     assert customers[0].reference in text  # the grants to the counter are there, by reference
     for value in CANARIES.values():
         assert value not in text
+
+
+def test_in_a_shop_with_one_manager_a_clerk_is_the_second_person(customers, clerk, manager):
+    asker = english(login(Client(), manager))
+    ask(asker)
+    item = ExportRequest.objects.get()
+    colleague = english(login(Client(), clerk))
+    board = colleague.get("/board/").content.decode()
+    assert f"Bulk export {item.reference}" in board and f"/manager/exports/{item.pk}/" in board
+    assert (
+        CANARIES["family_name"]
+        not in colleague.get(f"/manager/exports/{item.pk}/").content.decode()
+    )
+    colleague.post(f"/manager/exports/{item.pk}/approve/")
+    item.refresh_from_db()
+    assert item.status == "approved" and item.decided_by == clerk
+    # Only the manager who asked downloads it; for the clerk it does not exist.
+    assert colleague.post(f"/manager/exports/{item.pk}/download/").status_code == 404
+    assert asker.post(f"/manager/exports/{item.pk}/download/").status_code == 200
+    assert f"Bulk export {item.reference}" not in colleague.get("/board/").content.decode()

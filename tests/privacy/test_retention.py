@@ -221,9 +221,12 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
         assert batch.status == "proposed"
         assert Customer.objects.filter(erased_at__isnull=False).count() == 1
 
-        # A clerk cannot approve at all.
+        # The administrator cannot approve at all.
+        administrator = make_staff("admin2", "administrator")
         assert (
-            login(Client(), clerk).post(f"/manager/retention/{batch.pk}/approve/").status_code
+            login(Client(), administrator)
+            .post(f"/manager/retention/{batch.pk}/approve/")
+            .status_code
             == 403
         )
 
@@ -344,3 +347,18 @@ def test_a_clerk_cannot_propose_and_nothing_is_due_before_its_time(clerk, manage
     ):
         retention.propose(by=manager)
     assert login(Client(), clerk).get("/manager/retention/").status_code == 403
+
+
+def test_in_a_shop_with_one_manager_a_clerk_is_the_second_person(shop, manager, clerk):
+    with at(shop.now):
+        batch = retention.propose(by=manager)
+        colleague = english(login(Client(), clerk))
+        board = colleague.get("/board/").content.decode()
+        assert f"Retention batch {batch.reference}" in board
+        page = colleague.get(f"/manager/retention/{batch.pk}/").content.decode()
+        assert CANARIES["family_name"] not in page  # references and dates only
+        colleague.post(f"/manager/retention/{batch.pk}/approve/")
+    batch.refresh_from_db()
+    assert batch.status == "done" and batch.decided_by == clerk
+    erased = set(Customer.objects.filter(erased_at__isnull=False).values_list("pk", flat=True))
+    assert erased == shop.due | {shop.erased.customer_id}

@@ -10,9 +10,9 @@ from privacy.models import RetentionBatch
 class Command(BaseCommand):
     help = (
         "Retention: --dry-run prints how many customers and closed orders are due (counts "
-        "only, writes nothing); --propose --as USERNAME makes a batch for a second manager to "
+        "only, writes nothing); --propose --as USERNAME makes a batch for a second staff member to "
         "approve in the app; --purge REFERENCE finishes an approved batch whose purge was "
-        "interrupted. Nothing is erased without a second manager's approval."
+        "interrupted. Nothing is erased without a second staff member's approval."
     )
 
     def add_arguments(self, parser):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 _(
                     "Batch %(ref)s proposed: %(customers)s customers to erase, %(orders)s closed "
-                    "orders to clear. A second manager approves it in the app (Retention)."
+                    "orders to clear. A second staff member approves it in the app (Retention)."
                 )
                 % {
                     "ref": batch.reference,
