@@ -100,8 +100,18 @@ def acknowledge(user, rules: HandlingRules) -> None:
 
 
 def has_acknowledged(user) -> bool:
-    rules = current_rules()
-    return rules is None or RulesAcknowledgement.objects.filter(rules=rules, user=user).exists()
+    """The latest rules and whether this user acknowledged them, in one query."""
+    from django.db.models import Exists, OuterRef
+
+    acked = (
+        HandlingRules.objects.order_by("-version")
+        .annotate(
+            acked=Exists(RulesAcknowledgement.objects.filter(rules=OuterRef("pk"), user=user))
+        )
+        .values_list("acked", flat=True)[:1]
+    )
+    latest = list(acked)
+    return not latest or bool(latest[0])
 
 
 def ensure_acknowledged(user) -> None:
@@ -111,6 +121,21 @@ def ensure_acknowledged(user) -> None:
 
 
 def requires_two_factor(user) -> bool:
-    from django_otp import user_has_device
+    return roles.has_role(user, roles.MANAGER, roles.ADMINISTRATOR) or has_confirmed_device(user)
 
-    return roles.has_role(user, roles.MANAGER, roles.ADMINISTRATOR) or user_has_device(user)
+
+def has_confirmed_device(user) -> bool:
+    """django_otp.user_has_device in one query (it asks each device model in turn): every
+    installed device model's confirmed devices of this user, joined by UNION."""
+    from django_otp import device_classes
+
+    if user is None or user.is_anonymous:
+        return False
+    queries = [
+        model.objects.devices_for_user(user, confirmed=True).values_list("user_id", flat=True)
+        for model in device_classes()
+    ]
+    if not queries:
+        return False
+    union = queries[0].union(*queries[1:]) if len(queries) > 1 else queries[0]
+    return union.exists()

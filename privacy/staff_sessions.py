@@ -16,6 +16,11 @@ from django.utils.translation import gettext as _
 from privacy import accounts
 
 LOGIN_AT = "shiori_login_at"
+SEEN_AT = "shiori_seen_at"
+# The idle timeout (SESSION_COOKIE_AGE) counts from the session's last save. Saving it on
+# every request costs a write per page; saving it when the last save is this old keeps the
+# timeout right within this many seconds (a session idle for 15 minutes ends after 14 to 15).
+ACTIVITY_WRITE_SECONDS = 60
 # Pages a signed-in user may open before the second factor.
 _BEFORE_SECOND_FACTOR = {"login", "logout", "set_language", "two_factor_setup", "two_factor_verify"}
 
@@ -39,6 +44,7 @@ class StaffSessionMiddleware:
             ended = self._session_ended(request, user)
             if ended:
                 return ended
+            self._note_activity(request)
             if (
                 accounts.requires_two_factor(user)
                 and not user.is_verified()
@@ -50,6 +56,15 @@ class StaffSessionMiddleware:
                 next_url = urlencode({"next": request.get_full_path()})
                 return redirect(f"{reverse(target)}?{next_url}")
         return self.get_response(request)
+
+    @staticmethod
+    def _note_activity(request):
+        """Renew the idle timeout: the session is saved (its expiry moved on) when its
+        last save is a minute old, or whenever anything else changed it."""
+        now = time.time()
+        seen_at = request.session.get(SEEN_AT)
+        if seen_at is None or not (0 <= now - seen_at < ACTIVITY_WRITE_SECONDS):
+            request.session[SEEN_AT] = now
 
     @staticmethod
     def _session_ended(request, user):

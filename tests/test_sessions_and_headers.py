@@ -149,3 +149,18 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_activity_renews_the_idle_timeout_at_most_once_a_minute(client, clerk, settings):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client.post("/login/", {"username": "clerk", "password": PASSWORD})
+        key = client.cookies[settings.SESSION_COOKIE_NAME].value
+        client.get("/board/")
+        saved = Session.objects.get(session_key=key).expire_date
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        client.get("/board/")
+        assert Session.objects.get(session_key=key).expire_date == saved
+    with time_machine.travel(start + timedelta(seconds=90), tick=False):
+        client.get("/board/")
+        assert Session.objects.get(session_key=key).expire_date == saved + timedelta(seconds=90)
