@@ -1,13 +1,34 @@
-"""What waits for a second person: retention batches and bulk exports proposed by someone
-else. Shown on the order board, so that a clerk can be the second person in a shop with one
-manager."""
+"""Two-person steps shared by retention batches and bulk exports: who may propose, who may
+be the second person, the row locked in the status a step needs, and what waits for a second
+person (shown on the order board, so that a clerk can approve in a shop with one manager)."""
 
 from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from privacy import roles
 from privacy.models import ApprovalStatus, ExportRequest, RetentionBatch
+
+
+def require_manager(user, error: type[Exception]) -> None:
+    if not roles.has_role(user, roles.MANAGER):
+        raise error(_("Only a manager can do this."))
+
+
+def require_second_person(user, error: type[Exception]) -> None:
+    """The second person may be any counter staff member: a shop has one manager."""
+    if not roles.has_role(user, *roles.COUNTER):
+        raise error(_("Only a member of the counter staff can approve this."))
+
+
+def locked_in_status(model, pk, *, allowed, error: type[Exception], message: str):
+    """The row, locked for the transaction, if its status allows the step; ``message`` (with
+    ``%(status)s``) otherwise."""
+    item = model.objects.select_for_update().get(pk=pk)
+    if item.status not in allowed:
+        raise error(message % {"status": item.get_status_display()})
+    return item
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy import accounts, audit, datakeys, hours, roles
+from privacy import accounts, approvals, audit, datakeys, hours
 from privacy.fields import encrypted_field_names
 from privacy.models import ApprovalStatus, ExportRequest, ExportScope
 
@@ -30,14 +30,11 @@ class NotYours(Exception):
 
 
 def _require_manager(user) -> None:
-    if not roles.has_role(user, roles.MANAGER):
-        raise ExportError(_("Only a manager can do this."))
+    approvals.require_manager(user, ExportError)
 
 
 def _require_second_person(user) -> None:
-    """The second person may be any counter staff member: a shop has one manager."""
-    if not roles.has_role(user, *roles.COUNTER):
-        raise ExportError(_("Only a member of the counter staff can approve this."))
+    approvals.require_second_person(user, ExportError)
 
 
 def profile_fields() -> list[str]:
@@ -100,13 +97,13 @@ def request_export(*, by, scope: str, reason: str, date_from=None, date_to=None)
 
 
 def _pending(export_id, *, allowed=(A.PROPOSED,)) -> ExportRequest:
-    item = ExportRequest.objects.select_for_update().get(pk=export_id)
-    if item.status not in allowed:
-        raise ExportError(
-            _("This export is “%(status)s”; that step is not possible now.")
-            % {"status": item.get_status_display()}
-        )
-    return item
+    return approvals.locked_in_status(
+        ExportRequest,
+        export_id,
+        allowed=allowed,
+        error=ExportError,
+        message=_("This export is “%(status)s”; that step is not possible now."),
+    )
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy import audit, erasure, roles
+from privacy import approvals, audit, erasure
 from privacy.blind_index import BlindIndexField
 from privacy.fields import EncryptedTextField
 from privacy.models import ApprovalStatus, DataRequest, RequestStatus, RetentionBatch
@@ -191,14 +191,11 @@ def summary(now=None) -> dict:
 
 
 def _require_manager(user) -> None:
-    if not roles.has_role(user, roles.MANAGER):
-        raise RetentionError(_("Only a manager can do this."))
+    approvals.require_manager(user, RetentionError)
 
 
 def _require_second_person(user) -> None:
-    """The second person may be any counter staff member: a shop has one manager."""
-    if not roles.has_role(user, *roles.COUNTER):
-        raise RetentionError(_("Only a member of the counter staff can approve this."))
+    approvals.require_second_person(user, RetentionError)
 
 
 @transaction.atomic
@@ -235,13 +232,13 @@ def propose(*, by, now=None) -> RetentionBatch:
 
 
 def _pending(batch_id, *, allowed=(A.PROPOSED,)) -> RetentionBatch:
-    batch = RetentionBatch.objects.select_for_update().get(pk=batch_id)
-    if batch.status not in allowed:
-        raise RetentionError(
-            _("This batch is “%(status)s”; that step is not possible now.")
-            % {"status": batch.get_status_display()}
-        )
-    return batch
+    return approvals.locked_in_status(
+        RetentionBatch,
+        batch_id,
+        allowed=allowed,
+        error=RetentionError,
+        message=_("This batch is “%(status)s”; that step is not possible now."),
+    )
 
 
 @transaction.atomic
