@@ -1,4 +1,3 @@
-import secrets
 import uuid
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from privacy.blind_index import BlindIndexField
 from privacy.fields import EncryptedTextField
 from privacy.querysets import AuditedManager
+from privacy.references import new_reference
 
 
 class ContactChannel(models.TextChoices):
@@ -206,7 +206,7 @@ class PrintKind(models.TextChoices):
 
 
 def _print_id() -> str:
-    return "P-" + secrets.token_hex(4).upper()
+    return new_reference("P")
 
 
 class PrintJob(models.Model):

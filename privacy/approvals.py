@@ -5,9 +5,10 @@ person (shown on the order board, so that a clerk can approve in a shop with one
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy import roles
+from privacy import audit, roles
 from privacy.models import ApprovalStatus, ExportRequest, RetentionBatch
 
 
@@ -28,6 +29,17 @@ def locked_in_status(model, pk, *, allowed, error: type[Exception], message: str
     item = model.objects.select_for_update().get(pk=pk)
     if item.status not in allowed:
         raise error(message % {"status": item.get_status_display()})
+    return item
+
+
+def decide(item, *, status, by, event: str, **changes):
+    """Record the second person's decision on a locked item, and log it."""
+    item.status = status
+    item.decided_by, item.decided_at = by, changes.pop("decided_at", None) or timezone.now()
+    for name, value in changes.items():
+        setattr(item, name, value)
+    item.save()
+    audit.record(event, target=item, actor=by)
     return item
 
 

@@ -115,12 +115,14 @@ def approve(*, export_id, by) -> ExportRequest:
     if item.requested_by_id == by.pk:
         raise ExportError(_("A second staff member must approve this; you asked for it."))
     now = timezone.now()
-    item.status = A.APPROVED
-    item.decided_by, item.decided_at = by, now
-    item.download_until = now + timedelta(hours=settings.BOOKSHOP_EXPORT_DOWNLOAD_HOURS)
-    item.save()
-    audit.record("privacy.export.approved", target=item, actor=by)
-    return item
+    return approvals.decide(
+        item,
+        status=A.APPROVED,
+        by=by,
+        event="privacy.export.approved",
+        decided_at=now,
+        download_until=now + timedelta(hours=settings.BOOKSHOP_EXPORT_DOWNLOAD_HOURS),
+    )
 
 
 @transaction.atomic
@@ -128,11 +130,7 @@ def refuse(*, export_id, by) -> ExportRequest:
     """A second staff member does not agree (or the person who asked withdraws it)."""
     _require_second_person(by)
     item = _pending(export_id)
-    item.status = A.REFUSED
-    item.decided_by, item.decided_at = by, timezone.now()
-    item.save()
-    audit.record("privacy.export.refused", target=item, actor=by)
-    return item
+    return approvals.decide(item, status=A.REFUSED, by=by, event="privacy.export.refused")
 
 
 def _name(user) -> str:

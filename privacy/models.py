@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from privacy.fields import EncryptedTextField
 from privacy.querysets import AuditedManager
+from privacy.references import new_reference
 
 
 class DataKey(models.Model):
@@ -279,9 +280,7 @@ class PurposeSuspension(models.Model):
 
 
 def _request_reference() -> str:
-    import secrets
-
-    return "R-" + secrets.token_hex(4).upper()
+    return new_reference("R")
 
 
 class RequestKind(models.TextChoices):
@@ -399,9 +398,7 @@ class DisclosureRelease(models.Model):
 
 
 def _batch_reference() -> str:
-    import secrets
-
-    return "B-" + secrets.token_hex(4).upper()
+    return new_reference("B")
 
 
 class ApprovalStatus(models.TextChoices):
@@ -456,9 +453,7 @@ class RetentionBatch(models.Model):
 
 
 def _export_reference() -> str:
-    import secrets
-
-    return "E-" + secrets.token_hex(4).upper()
+    return new_reference("E")
 
 
 class ExportScope(models.TextChoices):

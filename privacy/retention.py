@@ -246,11 +246,7 @@ def refuse(*, batch_id, by) -> RetentionBatch:
     """A second staff member does not agree: nothing is erased; a new batch can be proposed."""
     _require_second_person(by)
     batch = _pending(batch_id)
-    batch.status = A.REFUSED
-    batch.decided_by, batch.decided_at = by, timezone.now()
-    batch.save()
-    audit.record("privacy.retention.refused", target=batch, actor=by)
-    return batch
+    return approvals.decide(batch, status=A.REFUSED, by=by, event="privacy.retention.refused")
 
 
 @transaction.atomic
@@ -260,11 +256,7 @@ def approve(*, batch_id, by) -> RetentionBatch:
     batch = _pending(batch_id)
     if batch.proposed_by_id == by.pk:
         raise RetentionError(_("A second staff member must approve this; you proposed it."))
-    batch.status = A.APPROVED
-    batch.decided_by, batch.decided_at = by, timezone.now()
-    batch.save()
-    audit.record("privacy.retention.approved", target=batch, actor=by)
-    return batch
+    return approvals.decide(batch, status=A.APPROVED, by=by, event="privacy.retention.approved")
 
 
 def _clear_order_details(order) -> None:

@@ -8,7 +8,6 @@ The affected list links customers by id and holds no personal value; the adminis
 its count, never the customers.
 """
 
-import secrets
 import uuid
 
 from django.conf import settings
@@ -21,10 +20,11 @@ from django.utils.translation import pgettext_lazy
 from privacy.fields import EncryptedTextField
 from privacy.incidents import rules
 from privacy.querysets import AuditedManager
+from privacy.references import new_reference
 
 
 def _reference() -> str:
-    return "I-" + secrets.token_hex(4).upper()
+    return new_reference("I")
 
 
 class IncidentStatus(models.TextChoices):
