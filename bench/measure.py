@@ -24,6 +24,32 @@ def sample(fn: Callable[[], object], *, repeat: int, budget: float, warmup: int 
     return times
 
 
+def interleaved(
+    fns: dict[str, Callable[[], object]], *, repeat: int, budget: float, warmup: int = 1
+) -> dict[str, list]:
+    """Time each of ``fns`` up to ``repeat`` times, in rounds: every round runs each once,
+    the order turned by one each round. A machine that slows down for a while (another
+    virtual machine on the same host) then slows every variant alike, instead of whichever
+    happened to run at that moment; their ratios stay fair. Stops after ``budget`` seconds
+    per function (three rounds at least)."""
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    times: dict[str, list] = {name: [] for name in names}
+    started = time.perf_counter()
+    for round_ in range(repeat):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+        spent = time.perf_counter() - started
+        if spent > budget * len(names) and round_ + 1 >= min(3, repeat):
+            break
+    return times
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))

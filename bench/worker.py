@@ -298,9 +298,10 @@ def task_lookup(cfg) -> dict:
     from privacy import crypto
 
     for name, by_variant in fns.items():
-        for variant in _variants(cfg):
-            fn = cycle(by_variant[variant])
-            times = measure.sample(fn, repeat=cfg["repeat"] * 5, budget=cfg["budget"])
+        runs = {variant: cycle(by_variant[variant]) for variant in _variants(cfg)}
+        samples = measure.interleaved(runs, repeat=cfg["repeat"] * 5, budget=cfg["budget"])
+        for variant, fn in runs.items():
+            times = samples[variant]
             extra = {"queries": _queries(fn)}
             if variant == "shiori":
                 before = crypto.counters["decrypt"]
@@ -328,12 +329,13 @@ def task_pages(cfg) -> dict:
     page_customer = _targets(cfg, 1, among=cfg["board_size"])[0].id
     prefix = {"shiori": "", "plain": "/bench/plain", "fernet": "/bench/fernet"}
     results = {"board": {}, "customer_page": {}}
-    for variant in _variants(cfg):
-        urls = {
-            "board": f"{prefix[variant]}/board/",
-            "customer_page": f"{prefix[variant]}/customers/{page_customer}/",
-        }
-        for name, url in urls.items():
+    for name in results:
+        gets, firsts = {}, {}
+        for variant in _variants(cfg):
+            url = {
+                "board": f"{prefix[variant]}/board/",
+                "customer_page": f"{prefix[variant]}/customers/{page_customer}/",
+            }[name]
 
             def get(url=url):
                 response = client.get(url)
@@ -341,16 +343,17 @@ def task_pages(cfg) -> dict:
                     raise AssertionError(f"{url} answered {response.status_code}")
                 return response
 
-            first = get()
+            gets[variant], firsts[variant] = get, get()
             if name == "board":
-                cards = first.content.count(b'class="order-card"')
+                cards = firsts[variant].content.count(b'class="order-card"')
                 if cards != cfg["board_size"]:
                     raise AssertionError(f"{url} shows {cards} orders, not {cfg['board_size']}")
-            times = measure.sample(get, repeat=cfg["repeat"], budget=cfg["budget"])
-            extra = {"queries": _queries(get), "bytes": len(first.content)}
+        samples = measure.interleaved(gets, repeat=cfg["repeat"], budget=cfg["budget"])
+        for variant, get in gets.items():
+            extra = {"queries": _queries(get), "bytes": len(firsts[variant].content)}
             if name == "board":
                 extra["customers_shown"] = cfg["board_size"]
-            results[name][variant] = measure.timing(times, **extra)
+            results[name][variant] = measure.timing(samples[variant], **extra)
     connection.close()
     return results
 
@@ -364,6 +367,7 @@ def task_create(cfg) -> dict:
     urls["fernet"] = "/bench/fernet/orders/new/"
     counter = {"i": 0}
     results = {"create_customer_with_order": {}}
+    posts = {}
     for variant in _variants(cfg):
 
         def post(variant=variant):
@@ -385,9 +389,11 @@ def task_create(cfg) -> dict:
             if response.status_code != 302:
                 raise AssertionError(f"{urls[variant]} answered {response.status_code}")
 
-        times = measure.sample(post, repeat=cfg["repeat"], budget=cfg["budget"])
+        posts[variant] = post
+    samples = measure.interleaved(posts, repeat=cfg["repeat"], budget=cfg["budget"])
+    for variant, post in posts.items():
         results["create_customer_with_order"][variant] = measure.timing(
-            times, queries=_queries(post)
+            samples[variant], queries=_queries(post)
         )
     return results
 
@@ -425,16 +431,21 @@ def task_export(cfg) -> dict:
         "plain": lambda: baseline(KINDS["plain"][0]),
         "fernet": lambda: baseline(KINDS["fernet"][0]),
     }
-    results = {"export_decrypted": {}}
-    for variant in _variants(cfg):
-        counted = {}
+    counted = {}
 
-        def run(reader=readers[variant], counted=counted):
-            counted["rows"] = reader()
+    def run(variant):
+        def read():
+            counted[variant] = readers[variant]()
 
-        times = measure.sample(run, repeat=cfg["repeat"], budget=cfg["budget"] * 3, warmup=0)
-        results["export_decrypted"][variant] = measure.throughput(times, counted["rows"])
-    return results
+        return read
+
+    runs = {variant: run(variant) for variant in _variants(cfg)}
+    samples = measure.interleaved(runs, repeat=cfg["repeat"], budget=cfg["budget"] * 3, warmup=0)
+    return {
+        "export_decrypted": {
+            variant: measure.throughput(samples[variant], counted[variant]) for variant in runs
+        }
+    }
 
 
 def task_rotation(cfg) -> dict:

@@ -1,45 +1,82 @@
 """Every read of customer data. Each takes the acting user and filters by object permission
-in the database query, so nothing hidden is ever fetched, shown or counted."""
+in the database query, so nothing hidden is ever fetched, shown or counted.
+
+The queries every page asks are prepared (privacy.prepared): written with the same
+``access`` conditions, compiled once, run with the user's and the row's ids."""
+
+import uuid
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from customers.models import OPEN_STATUSES, Customer, SpecialOrder
 from privacy import access, accounts, blind_index, datakeys, hours, normalize, roles
+from privacy.prepared import prepared
 
 
-def visible_customers(user):
-    """Every read of customer data starts here: refused outside business hours, then
-    expired grants are ended, then only granted customers are selected."""
+def _before_reading(user) -> None:
+    """Refused outside business hours or before the handling rules are acknowledged; then
+    grants that fell due are ended, so none of them shows anything."""
     hours.ensure_open()
     accounts.ensure_acknowledged(user)
     access.expire_due()
+
+
+def visible_customers(user):
+    """Every read of customer data starts here: the checks of ``_before_reading``, then
+    only granted customers are selected."""
+    _before_reading(user)
     return access.visible_customers(user)
 
 
 def visible_orders(user):
     """Orders of visible customers, after the same checks as visible_customers."""
-    hours.ensure_open()
-    accounts.ensure_acknowledged(user)
-    access.expire_due()
+    _before_reading(user)
     return access.visible_orders(user)
+
+
+def _uuid_or_404(pk) -> uuid.UUID:
+    if isinstance(pk, uuid.UUID):
+        return pk
+    try:
+        return uuid.UUID(str(pk))
+    except ValueError:
+        raise Http404 from None
+
+
+@prepared(user_id=int, pk=uuid.UUID)
+def _customer(user_id, pk):
+    customers = Customer.objects.filter(
+        access.visible_condition(user_id, "pk"), erased_at__isnull=True, pk=pk
+    )
+    return datakeys.with_keys(customers)[:1]
 
 
 def get_customer_for_user(user, pk) -> Customer:
     """The customer, if this user may see them; 404 otherwise (never 403: a hidden customer
     does not exist for this user)."""
-    customer = datakeys.with_keys(visible_customers(user).filter(pk=pk)).first()
-    if customer is None:
+    _before_reading(user)
+    found = _customer(user_id=user.pk, pk=_uuid_or_404(pk)) if access.may_see_any(user) else []
+    if not found:
         raise Http404
-    datakeys.adopt_keys([customer])
-    return customer
+    datakeys.adopt_keys(found)
+    return found[0]
+
+
+@prepared(user_id=int, pk=uuid.UUID)
+def _order(user_id, pk):
+    orders = SpecialOrder.objects.filter(
+        access.visible_condition(user_id, "customer_id"), customer__erased_at__isnull=True, pk=pk
+    )
+    return orders.select_related("customer")[:1]
 
 
 def get_order_for_user(user, pk) -> SpecialOrder:
-    order = visible_orders(user).select_related("customer").filter(pk=pk).first()
-    if order is None:
+    _before_reading(user)
+    found = _order(user_id=user.pk, pk=_uuid_or_404(pk)) if access.may_see_any(user) else []
+    if not found:
         raise Http404
-    return order
+    return found[0]
 
 
 def find_customers(
@@ -103,19 +140,24 @@ BOARD_COLUMNS = (
 )
 
 
+@prepared(user_id=int)
+def _board_orders(user_id):
+    orders = SpecialOrder.objects.filter(
+        access.visible_condition(user_id, "customer_id"),
+        customer__erased_at__isnull=True,
+        status__in=OPEN_STATUSES,
+    )
+    return datakeys.with_keys(
+        orders.select_related("customer").only(*BOARD_COLUMNS).order_by("requested_at"),
+        subject="customer_id",
+    )
+
+
 def order_board(user) -> dict[str, list[SpecialOrder]]:
     """Open orders the user may see, grouped by status, oldest first. Only the columns the
     board shows are loaded (BOARD_COLUMNS): the others stay in the database, unread."""
-    orders = list(
-        datakeys.with_keys(
-            visible_orders(user)
-            .filter(status__in=OPEN_STATUSES)
-            .select_related("customer")
-            .only(*BOARD_COLUMNS)
-            .order_by("requested_at"),
-            subject="customer_id",
-        )
-    )
+    _before_reading(user)
+    orders = _board_orders(user_id=user.pk) if access.may_see_any(user) else []
     datakeys.adopt_keys(orders, subject="customer_id")
     board = {status: [] for status in OPEN_STATUSES}
     for order in orders:
@@ -136,5 +178,14 @@ def orders_for_isbn(user, isbn: str) -> list[SpecialOrder]:
     return [o for o in candidates if normalize.isbn(o.isbn or "") == wanted]
 
 
+@prepared(customer_id=uuid.UUID)
+def _orders_of(customer_id):
+    return SpecialOrder.objects.filter(customer_id=customer_id).order_by("-requested_at")
+
+
 def customer_orders(customer: Customer) -> list[SpecialOrder]:
-    return list(customer.orders.order_by("-requested_at"))
+    """The customer's orders, newest first, each knowing its customer (no query to ask)."""
+    orders = _orders_of(customer_id=customer.pk)
+    for order in orders:
+        order.customer = customer
+    return orders

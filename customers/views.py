@@ -193,8 +193,8 @@ def order_new_for_customer(request, pk):
 def customer_detail(request, pk):
     customer = selectors.get_customer_for_user(request.user, pk)
     orders = selectors.customer_orders(customer)
-    grants = list(access.active_grants(customer))
-    notices = list(customer.notice_records.select_related("notice", "told_by").order_by("-told_at"))
+    grants = access.active_grant_list(customer)
+    notices = purposes.notice_records(customer)
     suspended = sorted(
         purposes.purpose_label(code) for code in purposes.suspended_purposes(customer)
     )

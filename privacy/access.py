@@ -5,7 +5,8 @@ records why, by whom and until when. Guardian's bulk helpers send no signals, so
 here calls them.
 """
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -16,6 +17,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from privacy import audit
 from privacy.models import AccessGrant, GrantKind
+from privacy.prepared import prepared
 
 VIEW_CUSTOMER = "customers.view_customer"
 
@@ -33,14 +35,25 @@ def counter_team() -> Group:
     return group
 
 
-def active_grants(customer):
-    now = timezone.now()
+def active_grants(customer, now=None):
+    """Grants in force on this customer, oldest first, as a query (callers narrow it)."""
+    now = now or timezone.now()
     return (
         AccessGrant.objects.filter(customer=customer, revoked_at__isnull=True)
         .exclude(expires_at__lte=now)
         .select_related("user", "group", "granted_by")
         .order_by("granted_at")
     )
+
+
+@prepared(customer_id=uuid.UUID, now=datetime)
+def _active_grant_list(customer_id, now):
+    return active_grants(customer_id, now)
+
+
+def active_grant_list(customer) -> list[AccessGrant]:
+    """Who can see this customer and why: the list on the customer page."""
+    return _active_grant_list(customer_id=customer.pk, now=timezone.now())
 
 
 @transaction.atomic
@@ -173,12 +186,26 @@ def expire_due(now=None) -> int:
     """Revoke every grant whose time has come. Run by cron (expire_access) and lazily before
     customer data is read."""
     now = now or timezone.now()
+    if not _first_due_grant(now=now):  # every page asks; a grant seldom falls due
+        return 0
     due = AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=now)
     count = 0
     for record in due.select_related("customer", "user", "group"):
         revoke(record, by=None, event="privacy.access.expired")
         count += 1
     return count
+
+
+@prepared(now=datetime)
+def _first_due_grant(now):
+    return AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=now).values_list(
+        "pk", flat=True
+    )[:1]
+
+
+def may_see_any(user) -> bool:
+    """An active, signed-in user: the only kind whose grants count."""
+    return user is not None and user.is_authenticated and user.is_active
 
 
 def visible_customers(user, queryset=None):
@@ -193,9 +220,9 @@ def visible_customers(user, queryset=None):
     from customers.models import Customer
 
     queryset = queryset if queryset is not None else Customer.objects.all()
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not may_see_any(user):
         return queryset.none()
-    return queryset.filter(visible_condition(user, "pk"), erased_at__isnull=True)
+    return queryset.filter(visible_condition(user.pk, "pk"), erased_at__isnull=True)
 
 
 def visible_orders(user, queryset=None):
@@ -205,21 +232,26 @@ def visible_orders(user, queryset=None):
     from customers.models import SpecialOrder
 
     queryset = queryset if queryset is not None else SpecialOrder.objects.all()
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not may_see_any(user):
         return queryset.none()
-    return queryset.filter(visible_condition(user, "customer_id"), customer__erased_at__isnull=True)
+    return queryset.filter(
+        visible_condition(user.pk, "customer_id"), customer__erased_at__isnull=True
+    )
 
 
-def visible_condition(user, customer_column: str):
-    """``customer_column`` names a customer this user holds the view permission on, by
-    name or through a team: the condition behind visible_customers and visible_orders."""
+def visible_condition(user_id: int, customer_column: str):
+    """``customer_column`` names a customer that the user ``user_id`` holds the view
+    permission on, by name or through a team: the condition behind visible_customers and
+    visible_orders, and the prepared queries of the pages (customers.selectors)."""
     from customers.models import CustomerGroupObjectPermission, CustomerUserObjectPermission
 
     codename = VIEW_CUSTOMER.split(".", 1)[1]
     by_name = CustomerUserObjectPermission.objects.filter(
-        content_object=OuterRef(customer_column), user=user, permission__codename=codename
+        content_object=OuterRef(customer_column), user=user_id, permission__codename=codename
     )
     by_team = CustomerGroupObjectPermission.objects.filter(
-        content_object=OuterRef(customer_column), group__user=user, permission__codename=codename
+        content_object=OuterRef(customer_column),
+        group__user=user_id,
+        permission__codename=codename,
     )
     return Exists(by_name) | Exists(by_team)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from privacy import audit, roles
 from privacy.models import HandlingRules, RulesAcknowledgement, StaffProfile
+from privacy.prepared import prepared
 
 
 class RulesNotAcknowledged(Exception):
@@ -99,18 +100,22 @@ def acknowledge(user, rules: HandlingRules) -> None:
         )
 
 
-def has_acknowledged(user) -> bool:
-    """The latest rules and whether this user acknowledged them, in one query."""
+@prepared(user_id=int)
+def _latest_rules_acknowledged(user_id):
     from django.db.models import Exists, OuterRef
 
-    acked = (
+    return (
         HandlingRules.objects.order_by("-version")
         .annotate(
-            acked=Exists(RulesAcknowledgement.objects.filter(rules=OuterRef("pk"), user=user))
+            acked=Exists(RulesAcknowledgement.objects.filter(rules=OuterRef("pk"), user=user_id))
         )
         .values_list("acked", flat=True)[:1]
     )
-    latest = list(acked)
+
+
+def has_acknowledged(user) -> bool:
+    """The latest rules and whether this user acknowledged them, in one query."""
+    latest = _latest_rules_acknowledged(user_id=user.pk) if user.pk is not None else [False]
     return not latest or bool(latest[0])
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from privacy import audit, roles
 from privacy.models import ApprovalStatus, ExportRequest, RetentionBatch
+from privacy.prepared import prepared
 
 
 def require_manager(user, error: type[Exception]) -> None:
@@ -49,18 +50,28 @@ class Waiting:
     url: str
 
 
+@prepared(user_id=int)
+def _batches_waiting(user_id):
+    return (
+        RetentionBatch.objects.filter(status=ApprovalStatus.PROPOSED)
+        .exclude(proposed_by=user_id)
+        .values_list("pk", "reference")
+    )
+
+
+@prepared(user_id=int)
+def _exports_waiting(user_id):
+    return (
+        ExportRequest.objects.filter(status=ApprovalStatus.PROPOSED)
+        .exclude(requested_by=user_id)
+        .values_list("pk", "reference")
+    )
+
+
 def waiting_for(user) -> list[Waiting]:
     """Retention batches and exports awaiting approval that ``user`` did not propose."""
-    batches = (
-        RetentionBatch.objects.filter(status=ApprovalStatus.PROPOSED)
-        .exclude(proposed_by=user)
-        .values_list("pk", "reference")
-    )
-    exports = (
-        ExportRequest.objects.filter(status=ApprovalStatus.PROPOSED)
-        .exclude(requested_by=user)
-        .values_list("pk", "reference")
-    )
+    batches = _batches_waiting(user_id=user.pk)
+    exports = _exports_waiting(user_id=user.pk)
     return [
         *(
             Waiting(

@@ -15,6 +15,8 @@ from datetime import UTC
 
 from django.db import connection, transaction
 
+from privacy.prepared import prepared
+
 GENESIS = "0" * 64
 _ADVISORY_LOCK_ID = 0x5348494F  # "SHIO"
 
@@ -87,12 +89,26 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
 
 
-def head(model=None) -> tuple[int, str]:
+def _last_entry(model):
+    return model.objects.order_by("-seq").values_list("seq", "entry_hash")[:1]
+
+
+@prepared()
+def _last_log_entry():
     from privacy.models import AuditLogEntry
 
-    model = model or AuditLogEntry
-    last = model.objects.order_by("-seq").values_list("seq", "entry_hash").first()
-    return last if last else (0, GENESIS)
+    return _last_entry(AuditLogEntry)
+
+
+def head(model=None) -> tuple[int, str]:
+    """The newest entry's sequence number and hash (the genesis before the first entry)."""
+    from privacy.models import AuditLogEntry
+
+    if model is None or model is AuditLogEntry:
+        last = _last_log_entry()
+    else:
+        last = list(_last_entry(model))
+    return last[0] if last else (0, GENESIS)
 
 
 def append(entries: list) -> list:
@@ -138,6 +154,10 @@ def _insert(model, entries: list) -> None:
         one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         size = max(1, connection.ops.bulk_batch_size(fields, entries))
     table = quote(meta.db_table)
+    # The read entries of one page are copies of one entry: they share their timestamp and
+    # their context object by object, so each such value is prepared once. (Keyed by the
+    # value's identity: every entry, and so every value, lives until the insert is done.)
+    prepared = {}
     with connection.cursor() as cursor:
         for start in range(0, len(entries), size):
             chunk = entries[start : start + size]
@@ -146,7 +166,13 @@ def _insert(model, entries: list) -> None:
                 values, row = entry.__dict__, []
                 for attname, prep, plain in preps:
                     value = values[attname]
-                    row.append(value if type(value) in plain else prep(value, connection))
+                    if type(value) not in plain:
+                        key = (attname, id(value))
+                        done = prepared.get(key)
+                        if done is None:
+                            done = prepared[key] = (prep(value, connection),)
+                        value = done[0]
+                    row.append(value)
                 rows.append(row)
             if unnest:
                 sql = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608 - names from the model

@@ -2,6 +2,7 @@
 was not told of, did not opt into, or has suspended is refused."""
 
 import datetime
+import uuid
 
 from django.db import transaction
 from django.utils import timezone, translation
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from privacy import audit
 from privacy.models import NoticeRecord, PurposeNotice, PurposeSuspension
+from privacy.prepared import prepared
 
 ORDER_CONTACT = "order_contact"
 ARRIVAL_NOTICE = "arrival_notice"
@@ -72,13 +74,16 @@ NOT_CHOSEN = gettext_lazy("This customer did not agree to this use of their data
 SUSPENDED = gettext_lazy("This customer asked us to stop this use of their data (%(purpose)s).")
 
 
+@prepared(today=datetime.date)
+def _notice_in_force(today):
+    return PurposeNotice.objects.filter(
+        published_at__isnull=False, effective_from__lte=today
+    ).order_by("-version")[:1]
+
+
 def current_notice() -> PurposeNotice | None:
-    today = timezone.localdate()
-    return (
-        PurposeNotice.objects.filter(published_at__isnull=False, effective_from__lte=today)
-        .order_by("-version")
-        .first()
-    )
+    found = _notice_in_force(today=timezone.localdate())
+    return found[0] if found else None
 
 
 # Not a purpose of use but the customer's right to stop provision to third parties
@@ -147,12 +152,29 @@ def check(customer, purpose: str) -> None:
         raise PurposeNotPermitted(SUSPENDED % label)
 
 
+@prepared(customer_id=uuid.UUID)
+def _suspended(customer_id):
+    return PurposeSuspension.objects.filter(
+        customer=customer_id, lifted_at__isnull=True
+    ).values_list("purpose", flat=True)
+
+
 def suspended_purposes(customer) -> set[str]:
-    return set(
-        PurposeSuspension.objects.filter(customer=customer, lifted_at__isnull=True).values_list(
-            "purpose", flat=True
-        )
+    return set(_suspended(customer_id=customer.pk))
+
+
+@prepared(customer_id=uuid.UUID)
+def _notice_records(customer_id):
+    return (
+        NoticeRecord.objects.filter(customer=customer_id)
+        .select_related("notice", "told_by")
+        .order_by("-told_at")
     )
+
+
+def notice_records(customer) -> list[NoticeRecord]:
+    """How and when the customer was told the purposes, newest first, with each notice."""
+    return _notice_records(customer_id=customer.pk)
 
 
 @transaction.atomic

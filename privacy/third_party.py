@@ -8,6 +8,7 @@ they are flagged on the manager's list and deleted once a second person approves
 or deleted silently."""
 
 import datetime
+import uuid
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from privacy import access, audit, datakeys, hours, purposes, roles
 from privacy.models import ProvidedItem, ProvisionBasis, ThirdPartyProvision
+from privacy.prepared import prepared
 
 KEEP_YEARS = 3
 # Dates before this are typing mistakes (and year 1 would not survive the time zone).
@@ -144,12 +146,21 @@ def record(
     return provision
 
 
-def for_customer(customer) -> list[ThirdPartyProvision]:
-    return list(
-        customer.third_party_provisions.select_related(
-            "recorded_by", "deletion_proposed_by"
-        ).order_by("-provided_on", "-created_at")
+@prepared(customer_id=uuid.UUID)
+def _provisions_of(customer_id):
+    return (
+        ThirdPartyProvision.objects.filter(customer=customer_id)
+        .select_related("recorded_by", "deletion_proposed_by")
+        .order_by("-provided_on", "-created_at")
     )
+
+
+def for_customer(customer) -> list[ThirdPartyProvision]:
+    """The customer's provision records, newest first, each knowing its customer."""
+    records = _provisions_of(customer_id=customer.pk)
+    for record in records:
+        record.customer = customer
+    return records
 
 
 def manager_list(

@@ -46,6 +46,16 @@ def _keyring(django_db_setup_done=None):
     return keyring.load()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _prepared_queries_checked():
+    """Every prepared query run by the suite is also built by the ORM and compared."""
+    from privacy import prepared
+
+    prepared.VERIFY = True
+    yield
+    prepared.VERIFY = False
+
+
 @pytest.fixture(autouse=True)
 def _english_outside_requests():
     """Messages raised by services are asserted in English; pages choose their own language
