@@ -4,22 +4,56 @@ in the database query, so nothing hidden is ever fetched, shown or counted.
 The queries every page asks are prepared (privacy.prepared): written with the same
 ``access`` conditions, compiled once, run with the user's and the row's ids."""
 
+import datetime
 import uuid
+from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 
 from customers.models import OPEN_STATUSES, Customer, SpecialOrder
-from privacy import access, accounts, blind_index, datakeys, hours, normalize, roles
+from privacy import (
+    access,
+    accounts,
+    blind_index,
+    datakeys,
+    hours,
+    normalize,
+    purposes,
+    roles,
+    third_party,
+)
+from privacy.models import NoticeRecord, ThirdPartyProvision
 from privacy.prepared import prepared
+
+
+@prepared(user_id=int, now=datetime.datetime)
+def _reading_checks(user_id, now):
+    """Both questions asked before any read, in one query: do the latest handling rules
+    wait for this user, has any grant fallen due."""
+    return (
+        User.objects.filter(pk=user_id)
+        .annotate(rules_pending=accounts.rules_pending(user_id), grant_due=access.grant_due(now))
+        .values_list("rules_pending", "grant_due")
+    )
 
 
 def _before_reading(user) -> None:
     """Refused outside business hours or before the handling rules are acknowledged; then
     grants that fell due are ended, so none of them shows anything."""
     hours.ensure_open()
-    accounts.ensure_acknowledged(user)
-    access.expire_due()
+    now = timezone.now()
+    found = _reading_checks(user_id=user.pk, now=now) if user.pk is not None else []
+    if not found:  # not a saved user: ask as the services do
+        accounts.ensure_acknowledged(user)
+        access.expire_due(now)
+        return
+    rules_pending, grant_due = found[0]
+    if rules_pending:
+        raise accounts.RulesNotAcknowledged
+    access.expire_due(now, any_due=grant_due)
 
 
 def visible_customers(user):
@@ -44,12 +78,16 @@ def _uuid_or_404(pk) -> uuid.UUID:
         raise Http404 from None
 
 
-@prepared(user_id=int, pk=uuid.UUID)
-def _customer(user_id, pk):
+def _visible_customer(user_id, pk):
     customers = Customer.objects.filter(
         access.visible_condition(user_id, "pk"), erased_at__isnull=True, pk=pk
     )
-    return datakeys.with_keys(customers)[:1]
+    return datakeys.with_keys(customers)
+
+
+@prepared(user_id=int, pk=uuid.UUID)
+def _customer(user_id, pk):
+    return _visible_customer(user_id, pk)[:1]
 
 
 def get_customer_for_user(user, pk) -> Customer:
@@ -61,6 +99,58 @@ def get_customer_for_user(user, pk) -> Customer:
         raise Http404
     datakeys.adopt_keys(found)
     return found[0]
+
+
+@prepared(user_id=int, pk=uuid.UUID, today=datetime.date)
+def _customer_with_page_facts(user_id, pk, today):
+    """The customer, and what decides which of the customer page's other queries to ask."""
+    return _visible_customer(user_id, pk).annotate(
+        _suspensions=purposes.suspension_exists(),
+        _provisions=third_party.records_exist(),
+        _notice_in_force=purposes.notice_in_force_id(today),
+    )[:1]
+
+
+@dataclass
+class CustomerPage:
+    customer: Customer
+    orders: list[SpecialOrder]
+    grants: list
+    notices: list[NoticeRecord]
+    suspended: set[str]
+    provisions: list[ThirdPartyProvision]
+    needs_notice: bool
+
+
+def customer_page(user, pk) -> CustomerPage:
+    """Everything the customer page shows, if this user may see the customer (404
+    otherwise). Suspensions and provision records are rare: they are asked for only when
+    the customer's row says they exist, and the notice in force only when the customer
+    was told under another one."""
+    _before_reading(user)
+    today = timezone.localdate()
+    found = (
+        _customer_with_page_facts(user_id=user.pk, pk=_uuid_or_404(pk), today=today)
+        if access.may_see_any(user)
+        else []
+    )
+    if not found:
+        raise Http404
+    datakeys.adopt_keys(found)
+    customer = found[0]
+    facts = customer.__dict__
+    notices = purposes.notice_records(customer)
+    return CustomerPage(
+        customer=customer,
+        orders=customer_orders(customer),
+        grants=access.active_grant_list(customer),
+        notices=notices,
+        suspended=purposes.suspended_purposes(customer) if facts.pop("_suspensions") else set(),
+        provisions=third_party.for_customer(customer) if facts.pop("_provisions") else [],
+        needs_notice=purposes.needs_notice(
+            customer, records=notices, in_force_id=facts.pop("_notice_in_force")
+        ),
+    )
 
 
 @prepared(user_id=int, pk=uuid.UUID)

@@ -21,7 +21,7 @@ from customers.forms import (
     ShipmentForm,
 )
 from customers.models import Customer, OrderStatus
-from privacy import access, approvals, audit, purposes, roles, third_party
+from privacy import approvals, audit, purposes, roles
 from privacy.fields import encrypted_field_names
 from privacy.forms import GrantForm, NoticeForm
 
@@ -191,32 +191,25 @@ def order_new_for_customer(request, pk):
 @never_cache
 @counter_only
 def customer_detail(request, pk):
-    customer = selectors.get_customer_for_user(request.user, pk)
-    orders = selectors.customer_orders(customer)
-    grants = access.active_grant_list(customer)
-    notices = purposes.notice_records(customer)
-    suspended = sorted(
-        purposes.purpose_label(code) for code in purposes.suspended_purposes(customer)
-    )
-    provisions = third_party.for_customer(customer)
+    page = selectors.customer_page(request.user, pk)
     audit.record_reads(
-        [customer],
+        [page.customer],
         actor=request.user,
         purpose="customer_record",
-        fields=[*DETAIL_FIELDS, "third_party_provisions"] if provisions else DETAIL_FIELDS,
+        fields=[*DETAIL_FIELDS, "third_party_provisions"] if page.provisions else DETAIL_FIELDS,
     )
     return render(
         request,
         "customers/customer_detail.html",
         {
-            "customer": customer,
-            "orders": orders,
-            "grants": grants,
+            "customer": page.customer,
+            "orders": page.orders,
+            "grants": page.grants,
             "grant_form": GrantForm(),
-            "notices": notices,
-            "suspended": suspended,
-            "needs_notice": purposes.needs_notice(customer, records=notices),
-            "provisions": provisions,
+            "notices": page.notices,
+            "suspended": sorted(purposes.purpose_label(code) for code in page.suspended),
+            "needs_notice": page.needs_notice,
+            "provisions": page.provisions,
         },
     )
 

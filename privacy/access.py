@@ -182,11 +182,18 @@ def schedule_order_access_end(customer) -> None:
         record.save(update_fields=["expires_at"])
 
 
-def expire_due(now=None) -> int:
+def grant_due(now: datetime):
+    """An expression, true when some grant has reached its end and is not revoked yet."""
+    return Exists(AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=now))
+
+
+def expire_due(now=None, *, any_due: bool | None = None) -> int:
     """Revoke every grant whose time has come. Run by cron (expire_access) and lazily before
-    customer data is read."""
+    customer data is read. ``any_due``: the caller already asked ``grant_due``."""
     now = now or timezone.now()
-    if not _first_due_grant(now=now):  # every page asks; a grant seldom falls due
+    if any_due is None:
+        any_due = bool(_first_due_grant(now=now))
+    if not any_due:  # every page asks; a grant seldom falls due
         return 0
     due = AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=now)
     count = 0

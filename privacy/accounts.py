@@ -100,6 +100,16 @@ def acknowledge(user, rules: HandlingRules) -> None:
         )
 
 
+def rules_pending(user_id: int):
+    """An expression, true when the latest handling rules wait for this user's
+    acknowledgement (false while there are no rules at all)."""
+    from django.db.models import Exists, OuterRef, Subquery
+
+    latest = HandlingRules.objects.order_by("-version").values("pk")[:1]
+    acked = RulesAcknowledgement.objects.filter(rules=OuterRef("pk"), user=user_id)
+    return Exists(HandlingRules.objects.filter(pk=Subquery(latest)).filter(~Exists(acked)))
+
+
 @prepared(user_id=int)
 def _latest_rules_acknowledged(user_id):
     from django.db.models import Exists, OuterRef

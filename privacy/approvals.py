@@ -4,6 +4,7 @@ person (shown on the order board, so that a clerk can approve in a shop with one
 
 from dataclasses import dataclass
 
+from django.db.models import F, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -51,27 +52,28 @@ class Waiting:
 
 
 @prepared(user_id=int)
-def _batches_waiting(user_id):
-    return (
+def _waiting(user_id):
+    """Both kinds in one query: (kind, pk, reference, proposed at), newest first."""
+    batches = (
         RetentionBatch.objects.filter(status=ApprovalStatus.PROPOSED)
         .exclude(proposed_by=user_id)
-        .values_list("pk", "reference")
+        .annotate(kind=Value("retention"), at=F("proposed_at"))
+        .values_list("kind", "pk", "reference", "at")
     )
-
-
-@prepared(user_id=int)
-def _exports_waiting(user_id):
-    return (
+    exports = (
         ExportRequest.objects.filter(status=ApprovalStatus.PROPOSED)
         .exclude(requested_by=user_id)
-        .values_list("pk", "reference")
+        .annotate(kind=Value("export"), at=F("requested_at"))
+        .values_list("kind", "pk", "reference", "at")
     )
+    return batches.order_by().union(exports.order_by()).order_by("-at")
 
 
 def waiting_for(user) -> list[Waiting]:
     """Retention batches and exports awaiting approval that ``user`` did not propose."""
-    batches = _batches_waiting(user_id=user.pk)
-    exports = _exports_waiting(user_id=user.pk)
+    waiting = _waiting(user_id=user.pk)
+    batches = [(pk, ref) for kind, pk, ref, _at in waiting if kind == "retention"]
+    exports = [(pk, ref) for kind, pk, ref, _at in waiting if kind == "export"]
     return [
         *(
             Waiting(

@@ -86,6 +86,23 @@ def current_notice() -> PurposeNotice | None:
     return found[0] if found else None
 
 
+def notice_in_force_id(today: datetime.date):
+    """An expression: the id of the notice in force on ``today`` (None before the first)."""
+    from django.db.models import Subquery
+
+    return Subquery(_notice_in_force.build(today).values("pk"))
+
+
+def suspension_exists(customer_column: str = "pk"):
+    """An expression, true when the customer named by ``customer_column`` has suspended a
+    use of their data."""
+    from django.db.models import Exists, OuterRef
+
+    return Exists(
+        PurposeSuspension.objects.filter(customer=OuterRef(customer_column), lifted_at__isnull=True)
+    )
+
+
 # Not a purpose of use but the customer's right to stop provision to third parties
 # (第三者提供の停止, APPI art. 35(3)); suspended the same way, checked by privacy.third_party.
 THIRD_PARTY = "third_party_provision"
@@ -106,15 +123,24 @@ def latest_record(customer) -> NoticeRecord | None:
     return customer.notice_records.select_related("notice").order_by("-told_at").first()
 
 
-def needs_notice(customer, *, records: list | None = None) -> bool:
+_UNKNOWN = object()
+
+
+def needs_notice(customer, *, records: list | None = None, in_force_id=_UNKNOWN) -> bool:
     """True when the customer was never told, or told under a notice that lacks a purpose
     of the current one (re-notice). ``records``: the customer's notice records, newest first
-    and with their notice, when the caller has already loaded them (saves a query)."""
-    notice = current_notice()
+    and with their notice, when the caller has already loaded them (saves a query).
+    ``in_force_id``: the id of the notice in force, when the caller read it (a customer told
+    under that very notice needs no query more)."""
     if records is not None:
         records = records[:1] or [None]
     record = latest_record(customer) if records is None else records[0]
-    return record is None or (notice is not None and not notice.codes <= record.notice.codes)
+    if record is None:
+        return True
+    if in_force_id is not _UNKNOWN and in_force_id in (None, record.notice_id):
+        return False
+    notice = current_notice()
+    return notice is not None and not notice.codes <= record.notice.codes
 
 
 @transaction.atomic

@@ -146,6 +146,14 @@ def record(
     return provision
 
 
+def records_exist(customer_column: str = "pk"):
+    """An expression, true when the customer named by ``customer_column`` has a provision
+    record."""
+    from django.db.models import Exists, OuterRef
+
+    return Exists(ThirdPartyProvision.objects.filter(customer=OuterRef(customer_column)))
+
+
 @prepared(customer_id=uuid.UUID)
 def _provisions_of(customer_id):
     return (

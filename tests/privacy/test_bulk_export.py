@@ -274,3 +274,23 @@ def test_in_a_shop_with_one_manager_a_clerk_is_the_second_person(customers, cler
     assert colleague.post(f"/manager/exports/{item.pk}/download/").status_code == 404
     assert asker.post(f"/manager/exports/{item.pk}/download/").status_code == 200
     assert f"Bulk export {item.reference}" not in colleague.get("/board/").content.decode()
+
+
+def test_the_order_board_lists_exports_waiting_for_a_second_person_but_not_to_the_asker(
+    customers, clerk, manager, second_manager
+):
+    from privacy import bulk_export
+
+    older = bulk_export.request_export(by=manager, scope="all", reason="年末の棚卸し")
+    newer = bulk_export.request_export(by=second_manager, scope="all", reason="監査")
+    board = english(login(Client(), clerk)).get("/board/").content.decode()
+    assert board.index(f"Bulk export {newer.reference}") < board.index(
+        f"Bulk export {older.reference}"
+    )
+    assert f'href="/manager/exports/{older.pk}/"' in board
+    own = english(login(Client(), manager)).get("/board/").content.decode()
+    assert f"Bulk export {older.reference}" not in own
+    assert f"Bulk export {newer.reference}" in own
+    bulk_export.approve(export_id=older.pk, by=clerk)
+    board = english(login(Client(), clerk)).get("/board/").content.decode()
+    assert f"Bulk export {older.reference}" not in board
