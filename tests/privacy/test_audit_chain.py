@@ -166,3 +166,29 @@ def test_concurrent_writers_leave_a_chain_that_verifies(transactional_audit, che
     assert errors == []
     assert AuditLogEntry.objects.filter(event="tests.concurrent").count() == 100
     verify()
+
+
+def test_a_batch_keeps_each_entrys_own_values_shared_or_not(order, clerk, checkpoint_file):
+    """A batch goes in with one value for the columns its entries share and an array for the
+    rest (PostgreSQL): each row must still hold its own entry, and the chain verify."""
+    customer = order.customer
+    batch = [
+        audit.event_entry("tests.batch.a", target=customer, actor=clerk, data={"n": 1}),
+        audit.event_entry("tests.batch.b", actor=None, data={"n": 2}),
+        audit.event_entry("tests.batch.a", target=customer, actor=clerk, data={"n": 1}),
+        audit.event_entry("tests.batch.a", target=customer, actor=clerk, data=None),
+    ]
+    written = audit.record_many(batch)
+    assert all(entry.pk for entry in written)
+    rows = list(
+        AuditLogEntry.objects.filter(event__startswith="tests.batch.")
+        .order_by("seq")
+        .values_list("pk", "event", "actor_id", "object_pk", "additional_data")
+    )
+    assert rows == [
+        (written[0].pk, "tests.batch.a", clerk.pk, str(customer.pk), {"n": 1}),
+        (written[1].pk, "tests.batch.b", None, "", {"n": 2}),
+        (written[2].pk, "tests.batch.a", clerk.pk, str(customer.pk), {"n": 1}),
+        (written[3].pk, "tests.batch.a", clerk.pk, str(customer.pk), None),
+    ]
+    verify()
