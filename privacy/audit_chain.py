@@ -1,8 +1,16 @@
 """Hash chain over the audit log: each entry carries a sequence number, the previous entry's
 hash, and SHA-256 over that hash and a canonical serialization of the entry.
 
-Writers take a lock so concurrent requests cannot fork the chain: a PostgreSQL advisory lock
-held to the end of the transaction, or SQLite's write lock (transactions begin IMMEDIATE).
+Two writers can never fork the chain. Inside a transaction (a service that changes data and
+logs it), a writer takes the chain lock first: a PostgreSQL advisory lock held to the end of
+the transaction, or SQLite's write lock (transactions begin IMMEDIATE). Outside one (the read
+entries of a page), a writer reads the head, then inserts in one statement that commits by
+itself and takes the lock first (PostgreSQL: in the statement; SQLite: as every write does).
+``seq`` is unique: if another writer extended the chain between the read and the insert,
+the insert fails, and the writer reads the new head and tries again. A transaction's writer
+holds the lock from its read of the head to its commit, so it is never overtaken. The page
+saves a BEGIN, a round trip for the lock and a COMMIT.
+
 Checkpoints (head and count, signed with a key from the keyring) are kept outside the
 database, so that cutting off the tail of the log shows too.
 """
@@ -13,7 +21,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from privacy.prepared import prepared
 
@@ -152,53 +160,84 @@ def head(model=None) -> tuple[int, str]:
     return last[0] if last else (0, GENESIS)
 
 
-def append(entries: list) -> list:
-    """Chain and insert audit entries in one statement, under the chain lock."""
-    from privacy import audit
+# Tries of the lock-free append before it waits for the lock like a transaction's writer.
+_OPTIMISTIC_TRIES = 3
 
+
+def append(entries: list) -> list:
+    """Chain and insert audit entries in one statement: under the chain lock inside a
+    transaction, lock-free (see above) outside one."""
     if not entries:
         return entries
     model = type(entries[0])
+    if not connection.in_atomic_block and _batch_size(model, entries) >= len(entries):
+        for _ in range(_OPTIMISTIC_TRIES):
+            first = _chain(entries, *head(model))
+            try:
+                # The INSERT waits for the chain lock: a transaction's writer, which read
+                # the head under the lock, never finds its place taken.
+                _insert(model, entries, lock=True)
+            except IntegrityError:
+                if head(model)[0] < first:  # nobody took our place: another error
+                    raise
+            else:
+                return entries
     with transaction.atomic():
-        seq, prev = _locked_head(model)
-        for entry in entries:
-            audit.fill_from_context(entry)
-            entry.object_pk = str(entry.object_pk)
-            seq += 1
-            entry.seq = seq
-            entry.prev_hash = prev
-            entry.entry_hash = prev = entry_hash(prev, entry)
+        _chain(entries, *_locked_head(model))
         _insert(model, entries)
     return entries
 
 
-def _insert(model, entries: list) -> None:
+def _chain(entries: list, seq: int, prev: str) -> int:
+    """Number and hash the entries after the head (``seq``, ``prev``); returns the first
+    entry's number."""
+    from privacy import audit
+
+    first = seq + 1
+    for entry in entries:
+        audit.fill_from_context(entry)
+        entry.object_pk = str(entry.object_pk)
+        seq += 1
+        entry.seq = seq
+        entry.prev_hash = prev
+        entry.entry_hash = prev = entry_hash(prev, entry)
+    return first
+
+
+def _batch_size(model, entries: list) -> int:
+    """How many entries one INSERT takes here."""
+    if connection.vendor == "postgresql":
+        return 10_000
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    return max(1, connection.ops.bulk_batch_size(fields, entries))
+
+
+def _insert(model, entries: list, *, lock: bool = False) -> None:
     """``bulk_create`` for log entries, without its per-value compiler work: each value goes
     through its field's own ``get_db_prep_save`` as there (but for text and whole numbers,
     which it hands over unchanged), then one INSERT per batch. On PostgreSQL, a batch goes
-    through UNNEST (as Django's own bulk_create there), with an array only for the columns
-    whose values differ: the read entries of a page differ only in whom they name, their
-    place in the chain and their hashes, so five arrays and fourteen single values stand
-    for fifty rows (half the time of nineteen arrays). Elsewhere, and for a single row,
-    rows of values. The new ids come back (RETURNING) where the database can say them."""
+    in as ``INSERT ... SELECT``: one value for each column its entries share, an array
+    through UNNEST (as Django's own bulk_create there) only for the others. The read
+    entries of a page differ only in whom they name, their place in the chain and their
+    hashes: five arrays and fourteen values stand for fifty rows (half the time of nineteen
+    arrays). ``lock``: the statement itself takes the chain lock first (the lock-free
+    append). Elsewhere, rows of values. The new ids come back (RETURNING) where the database
+    can say them."""
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     head_sql = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
     returning = connection.features.can_return_rows_from_bulk_insert
     tail = f" RETURNING {quote(meta.pk.column)}" if returning else ""
-    # A single row (a customer page, an event) goes in as plain VALUES: PostgreSQL plans an
-    # UNNEST of typed arrays more slowly than it inserts one row.
-    unnest = connection.vendor == "postgresql" and len(entries) > 1
-    size = 10_000 if unnest else max(1, connection.ops.bulk_batch_size(fields, entries))
+    size = _batch_size(model, entries)
     values_of = _row_values(fields)
     with connection.cursor() as cursor:
         for start in range(0, len(entries), size):
             chunk = entries[start : start + size]
             rows = values_of(chunk)
-            if unnest:
-                body, params = _unnest_select(fields, chunk, rows)
-            else:
+            if connection.vendor == "postgresql":
+                body, params = _postgres_select(fields, chunk, rows, lock=lock)
+            else:  # SQLite: its write lock comes with every write
                 one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
                 body = "VALUES " + ", ".join([one_row] * len(chunk))
                 params = [value for row in rows for value in row]
@@ -238,10 +277,10 @@ def _row_values(fields):
     return rows
 
 
-def _unnest_select(fields, chunk, rows) -> tuple[str, list]:
-    """``SELECT ... FROM UNNEST(...)`` for a batch: a single cast value for each column that
-    holds one value in every entry (compared as the entries hold them), an array for the
-    others."""
+def _postgres_select(fields, chunk, rows, *, lock: bool) -> tuple[str, list]:
+    """The ``SELECT`` of a batch's INSERT: a cast value for each column that holds one value
+    in every entry (compared as the entries hold them), an UNNEST column for the others; a
+    single row is values only. With ``lock``, the chain lock is taken before any row."""
     selected, arrays, scalars, varying = [], [], [], []
     for i, field in enumerate(fields):
         cast = field.db_type(connection).split("(")[0]
@@ -256,11 +295,20 @@ def _unnest_select(fields, chunk, rows) -> tuple[str, list]:
             selected.append(f"u.c{len(varying)}")
             arrays.append(f"(%s)::{cast}[]")
             varying.append([row[i] for row in rows])
-    if not varying:  # never for chain entries: each has its own seq
+    if len(chunk) > 1 and not varying:  # never for chain entries: each has its own seq
         raise ValueError("A batch of identical rows cannot go through UNNEST.")
-    names = ", ".join(f"c{k}" for k in range(len(varying)))
-    body = f"SELECT {', '.join(selected)} FROM UNNEST({', '.join(arrays)}) AS u({names})"  # noqa: S608 - names and types from the model
-    return body, scalars + varying
+    sources, params = [], scalars
+    if lock:
+        sources.append("(SELECT pg_advisory_xact_lock(%s)) AS chain_lock")
+        params.append(_ADVISORY_LOCK_ID)
+    if varying:
+        names = ", ".join(f"c{k}" for k in range(len(varying)))
+        sources.append(f"UNNEST({', '.join(arrays)}) AS u({names})")
+        params.extend(varying)
+    body = f"SELECT {', '.join(selected)}"
+    if sources:
+        body += f" FROM {', '.join(sources)}"
+    return body, params
 
 
 _PLAIN_TYPES = {
