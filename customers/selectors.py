@@ -17,6 +17,7 @@ from customers.models import OPEN_STATUSES, Customer, SpecialOrder
 from privacy import (
     access,
     accounts,
+    audit_chain,
     blind_index,
     datakeys,
     hours,
@@ -104,11 +105,12 @@ def get_customer_for_user(user, pk) -> Customer:
 @prepared(user_id=int, pk=uuid.UUID, today=datetime.date)
 def _customer_with_page_facts(user_id, pk, today):
     """The customer, and what decides which of the customer page's other queries to ask."""
-    return _visible_customer(user_id, pk).annotate(
+    page = _visible_customer(user_id, pk).annotate(
         _suspensions=purposes.suspension_exists(),
         _provisions=third_party.records_exist(),
         _notice_in_force=purposes.notice_in_force_id(today),
-    )[:1]
+    )
+    return audit_chain.with_head(page)[:1]
 
 
 @dataclass
@@ -137,6 +139,7 @@ def customer_page(user, pk) -> CustomerPage:
     if not found:
         raise Http404
     datakeys.adopt_keys(found)
+    audit_chain.adopt_head(found)
     customer = found[0]
     facts = customer.__dict__
     notices = purposes.notice_records(customer)
@@ -237,10 +240,11 @@ def _board_orders(user_id):
         customer__erased_at__isnull=True,
         status__in=OPEN_STATUSES,
     )
-    return datakeys.with_keys(
+    orders = datakeys.with_keys(
         orders.select_related("customer").only(*BOARD_COLUMNS).order_by("requested_at"),
         subject="customer_id",
     )
+    return audit_chain.with_head(orders)
 
 
 def order_board(user) -> dict[str, list[SpecialOrder]]:
@@ -249,6 +253,7 @@ def order_board(user) -> dict[str, list[SpecialOrder]]:
     _before_reading(user)
     orders = _board_orders(user_id=user.pk) if access.may_see_any(user) else []
     datakeys.adopt_keys(orders, subject="customer_id")
+    audit_chain.adopt_head(orders)
     board = {status: [] for status in OPEN_STATUSES}
     for order in orders:
         board[order.status].append(order)

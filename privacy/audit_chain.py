@@ -23,6 +23,7 @@ from datetime import UTC
 
 from django.db import IntegrityError, connection, transaction
 
+from privacy import context
 from privacy.prepared import prepared
 
 GENESIS = "0" * 64
@@ -160,6 +161,50 @@ def head(model=None) -> tuple[int, str]:
     return last[0] if last else (0, GENESIS)
 
 
+_HEAD_SEQ, _HEAD_HASH = "_chain_head_seq", "_chain_head_hash"
+
+
+def with_head(queryset):
+    """The rows with the chain's head, read in the same query (two subqueries on the seq
+    index, asked once whatever the number of rows): the page that shows them appends its
+    read entries without asking for the head again (``adopt_head``)."""
+    from django.db.models import Subquery
+
+    from privacy.models import AuditLogEntry
+
+    last = AuditLogEntry.objects.order_by("-seq")
+    return queryset.annotate(
+        **{
+            _HEAD_SEQ: Subquery(last.values("seq")[:1]),
+            _HEAD_HASH: Subquery(last.values("entry_hash")[:1]),
+        }
+    )
+
+
+def adopt_head(instances) -> None:
+    """Keep the head that ``with_head`` read for this request's next lock-free append. It
+    is a guess, nothing more: if another writer has gone on since, the append's insert
+    fails on ``seq`` and it reads the head again."""
+    scope = context.current()
+    found = None
+    for instance in instances:
+        values = instance.__dict__
+        found = (values.pop(_HEAD_SEQ, None) or 0, values.pop(_HEAD_HASH, None) or GENESIS)
+    if scope is not None and found is not None:
+        scope.chain_head = found
+
+
+def _guessed_head(model):
+    """The head a page's query read (once), for the first try of a lock-free append."""
+    from privacy.models import AuditLogEntry
+
+    scope = context.current()
+    if scope is None or scope.chain_head is None or model is not AuditLogEntry:
+        return None
+    guess, scope.chain_head = scope.chain_head, None
+    return guess
+
+
 # Tries of the lock-free append before it waits for the lock like a transaction's writer.
 _OPTIMISTIC_TRIES = 3
 
@@ -171,8 +216,10 @@ def append(entries: list) -> list:
         return entries
     model = type(entries[0])
     if not connection.in_atomic_block and _batch_size(model, entries) >= len(entries):
+        guess = _guessed_head(model)
         for _ in range(_OPTIMISTIC_TRIES):
-            first = _chain(entries, *head(model))
+            first = _chain(entries, *(guess or head(model)))
+            guess = None
             try:
                 # The INSERT waits for the chain lock: a transaction's writer, which read
                 # the head under the lock, never finds its place taken.

@@ -15,6 +15,8 @@ class Scope:
     request: object = None
     # Unwrapped data keys, kept for this request only.
     data_keys: dict = field(default_factory=dict)
+    # The audit chain's head as a page's query read it (privacy.audit_chain.with_head).
+    chain_head: tuple | None = None
 
     @property
     def actor(self):

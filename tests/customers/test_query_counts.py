@@ -12,15 +12,15 @@ from privacy.crypto import DecryptionError
 from tests.conftest import CANARIES, TOLD, customer_data, login, order_data
 
 # Session, user, staff profile, roles, the OTP devices (one UNION); then one query for the
-# handling rules' acknowledgement and grant expiry; the rows with their data keys; the audit
-# chain's head and the insert of the read entries, which commits by itself (no session
+# handling rules' acknowledgement and grant expiry; the rows with their data keys and the
+# audit chain's head; the insert of the read entries, which commits by itself (no session
 # save: at most once a minute). The board adds the approvals waiting for a second person
 # (one UNION); the customer page its orders, grants and notices (suspensions, provision
 # records and the notice in force only when its row says they matter). Raise them only for
 # a reason the page's users would notice. The pages run as in production: outside a test
 # transaction (transaction=True), so their read entries take the lock-free append.
-BOARD_QUERIES = 10
-CUSTOMER_PAGE_QUERIES = 12
+BOARD_QUERIES = 9
+CUSTOMER_PAGE_QUERIES = 11
 
 
 def _new_orders(clerk, count, start=0):

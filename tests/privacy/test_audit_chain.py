@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
-from privacy import audit, audit_guard
+from privacy import audit, audit_chain, audit_guard, context
 from privacy.models import AuditLogEntry, AuditVerification
 
 
@@ -246,4 +246,29 @@ def test_a_batch_keeps_each_entrys_own_values_shared_or_not(order, clerk, checkp
         (written[2].pk, "tests.batch.a", clerk.pk, str(customer.pk), {"n": 1}),
         (written[3].pk, "tests.batch.a", clerk.pk, str(customer.pk), None),
     ]
+    verify()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_whose_head_went_stale_tries_again_and_the_chain_verifies(
+    transactional_audit, checkpoint_file, clerk, order
+):
+    """The customer page reads the chain's head with the customer; when another writer
+    appends before the page logs its read, the page's first insert finds its place taken,
+    and it reads the head again: on either database, without a lock held in between."""
+    from customers import selectors
+
+    assert not connection.in_atomic_block
+    page = selectors.customer_page(clerk, order.customer_id)
+    stale = context.current().chain_head
+    with context.scope():  # another request
+        audit.record("tests.in_between", data={"writer": "another request"})
+    assert context.current().chain_head == stale
+    assert audit_chain.head()[0] == stale[0] + 1
+    (entry,) = audit.record_reads(
+        [page.customer], actor=clerk, purpose="customer_record", fields=["phone"]
+    )
+    assert entry.seq == stale[0] + 2
+    assert entry.prev_hash == AuditLogEntry.objects.get(event="tests.in_between").entry_hash
+    assert context.current().chain_head is None  # a guess serves once
     verify()
