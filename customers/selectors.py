@@ -178,10 +178,14 @@ def find_customers(
     """Exact search by phone, or by family-name kana plus the phone's last four digits, among
     the customers this user may see.
 
-    The blind indexes select a few candidates in the database; only those are decrypted and
-    compared exactly. No partial or fuzzy match exists over encrypted data.
+    The blind indexes select a few candidates in the database, with their data keys, in one
+    query; only those are decrypted and compared exactly. No partial or fuzzy match exists
+    over encrypted data.
     """
-    return _exact_matches(visible_customers(user), phone, family_name_kana, last4)
+    _before_reading(user)
+    if not access.may_see_any(user):
+        return []
+    return _exact_matches(user.pk, phone, family_name_kana, last4)
 
 
 def find_any_customer(
@@ -192,20 +196,64 @@ def find_any_customer(
     if not roles.has_role(manager, roles.MANAGER):
         raise PermissionDenied
     hours.ensure_open()
-    return _exact_matches(
-        Customer.objects.filter(erased_at__isnull=True), phone, family_name_kana, last4
-    )
+    return _exact_matches(None, phone, family_name_kana, last4)
 
 
-def _exact_matches(queryset, phone, family_name_kana, last4) -> list[Customer]:
-    filters = {}
+def _candidates(customers, **indexes):
+    return datakeys.with_keys(customers.filter(erased_at__isnull=True, **indexes))
+
+
+def _visible_to(user_id):
+    return Customer.objects.filter(access.visible_condition(user_id, "pk"))
+
+
+@prepared(user_id=int, phone=int)
+def _visible_by_phone(user_id, phone):
+    return _candidates(_visible_to(user_id), phone_bidx=phone)
+
+
+@prepared(user_id=int, kana=int, last4=int)
+def _visible_by_kana(user_id, kana, last4):
+    return _candidates(_visible_to(user_id), family_name_kana_bidx=kana, phone_last4_bidx=last4)
+
+
+@prepared(phone=int)
+def _any_by_phone(phone):
+    return _candidates(Customer.objects.all(), phone_bidx=phone)
+
+
+@prepared(kana=int, last4=int)
+def _any_by_kana(kana, last4):
+    return _candidates(Customer.objects.all(), family_name_kana_bidx=kana, phone_last4_bidx=last4)
+
+
+def _index(field_name: str, raw: str) -> int | None:
+    return blind_index.lookup(Customer, field_name, raw)[field_name]
+
+
+def _exact_matches(user_id, phone, family_name_kana, last4) -> list[Customer]:
+    """Candidates by blind index among the customers ``user_id`` may see (every customer
+    for None), then the exact comparison. A value that normalizes to nothing finds nobody."""
     if phone:
-        filters.update(blind_index.lookup(Customer, "phone_bidx", phone))
+        index = _index("phone_bidx", phone)
+        if index is None:
+            return []
+        if user_id is None:
+            candidates = _any_by_phone(phone=index)
+        else:
+            candidates = _visible_by_phone(user_id=user_id, phone=index)
     else:
-        filters.update(blind_index.lookup(Customer, "family_name_kana_bidx", family_name_kana))
-        filters.update(blind_index.lookup(Customer, "phone_last4_bidx", last4))
-    candidates = list(queryset.filter(**filters))
-    datakeys.preload(c.pk for c in candidates)
+        kana, digits = (
+            _index("family_name_kana_bidx", family_name_kana),
+            _index("phone_last4_bidx", last4),
+        )
+        if kana is None or digits is None:
+            return []
+        if user_id is None:
+            candidates = _any_by_kana(kana=kana, last4=digits)
+        else:
+            candidates = _visible_by_kana(user_id=user_id, kana=kana, last4=digits)
+    datakeys.adopt_keys(candidates)
     if phone:
         wanted = normalize.phone(phone)
         return [c for c in candidates if normalize.phone(c.phone) == wanted]

@@ -215,7 +215,8 @@ def append(entries: list) -> list:
     if not entries:
         return entries
     model = type(entries[0])
-    if not connection.in_atomic_block and _batch_size(model, entries) >= len(entries):
+    lock_free = connection.get_autocommit() and not connection.in_atomic_block
+    if lock_free and _batch_size(model, entries) >= len(entries):
         guess = _guessed_head(model)
         for _ in range(_OPTIMISTIC_TRIES):
             first = _chain(entries, *(guess or head(model)))

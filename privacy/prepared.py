@@ -67,6 +67,23 @@ def _transforms(connection):
     )
 
 
+def _transform_to(param, marker, connection):
+    """The transform that made ``marker`` into ``param``, or None if ``param`` is another
+    value."""
+    for transform in _transforms(connection):
+        try:
+            prepared = transform(marker)
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if type(param) is type(prepared) and param == prepared:
+            return transform
+    # psycopg's sized integers (Int4 for an IntegerField on PostgreSQL) are ints.
+    sized = isinstance(param, int) and type(param) not in (int, bool)
+    if type(marker) is int and sized and int(param) == marker:
+        return type(param)
+    return None
+
+
 class _Compiled:
     """One query compiled on one connection: SQL, parameters, where the markers stand."""
 
@@ -96,23 +113,14 @@ class _Compiled:
     def _find(self, markers: dict, connection) -> list:
         slots = []
         for name, marker in markers.items():
-            found = False
-            for transform in _transforms(connection):
-                try:
-                    prepared = transform(marker)
-                except (AttributeError, TypeError, ValueError):
-                    continue
-                positions = [
-                    i
-                    for i, param in enumerate(self.params)
-                    if type(param) is type(prepared) and param == prepared
-                ]
-                if positions:
-                    slots.extend((i, name, transform) for i in positions)
-                    found = True
-                    break
+            found = [
+                (i, name, transform)
+                for i, param in enumerate(self.params)
+                if (transform := _transform_to(param, marker, connection)) is not None
+            ]
             if not found:
                 raise TypeError(f"parameter {name!r} does not reach the query as a parameter")
+            slots.extend(found)
         return slots
 
     def params_for(self, values: dict) -> list:
