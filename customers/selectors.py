@@ -80,10 +80,7 @@ def _uuid_or_404(pk) -> uuid.UUID:
 
 
 def _visible_customer(user_id, pk):
-    customers = Customer.objects.filter(
-        access.visible_condition(user_id, "pk"), erased_at__isnull=True, pk=pk
-    )
-    return datakeys.with_keys(customers)
+    return datakeys.with_keys(access.customers_visible_to(user_id).filter(pk=pk))
 
 
 @prepared(user_id=int, pk=uuid.UUID)
@@ -158,10 +155,7 @@ def customer_page(user, pk) -> CustomerPage:
 
 @prepared(user_id=int, pk=uuid.UUID)
 def _order(user_id, pk):
-    orders = SpecialOrder.objects.filter(
-        access.visible_condition(user_id, "customer_id"), customer__erased_at__isnull=True, pk=pk
-    )
-    return orders.select_related("customer")[:1]
+    return access.orders_visible_to(user_id).filter(pk=pk).select_related("customer")[:1]
 
 
 def get_order_for_user(user, pk) -> SpecialOrder:
@@ -199,32 +193,31 @@ def find_any_customer(
     return _exact_matches(None, phone, family_name_kana, last4)
 
 
-def _candidates(customers, **indexes):
-    return datakeys.with_keys(customers.filter(erased_at__isnull=True, **indexes))
-
-
-def _visible_to(user_id):
-    return Customer.objects.filter(access.visible_condition(user_id, "pk"))
+def _not_erased():
+    return Customer.objects.filter(erased_at__isnull=True)
 
 
 @prepared(user_id=int, phone=int)
 def _visible_by_phone(user_id, phone):
-    return _candidates(_visible_to(user_id), phone_bidx=phone)
+    return datakeys.with_keys(access.customers_visible_to(user_id).filter(phone_bidx=phone))
 
 
 @prepared(user_id=int, kana=int, last4=int)
 def _visible_by_kana(user_id, kana, last4):
-    return _candidates(_visible_to(user_id), family_name_kana_bidx=kana, phone_last4_bidx=last4)
+    customers = access.customers_visible_to(user_id)
+    return datakeys.with_keys(customers.filter(family_name_kana_bidx=kana, phone_last4_bidx=last4))
 
 
 @prepared(phone=int)
 def _any_by_phone(phone):
-    return _candidates(Customer.objects.all(), phone_bidx=phone)
+    return datakeys.with_keys(_not_erased().filter(phone_bidx=phone))
 
 
 @prepared(kana=int, last4=int)
 def _any_by_kana(kana, last4):
-    return _candidates(Customer.objects.all(), family_name_kana_bidx=kana, phone_last4_bidx=last4)
+    return datakeys.with_keys(
+        _not_erased().filter(family_name_kana_bidx=kana, phone_last4_bidx=last4)
+    )
 
 
 def _index(field_name: str, raw: str) -> int | None:
@@ -283,11 +276,7 @@ BOARD_COLUMNS = (
 
 @prepared(user_id=int)
 def _board_orders(user_id):
-    orders = SpecialOrder.objects.filter(
-        access.visible_condition(user_id, "customer_id"),
-        customer__erased_at__isnull=True,
-        status__in=OPEN_STATUSES,
-    )
+    orders = access.orders_visible_to(user_id).filter(status__in=OPEN_STATUSES)
     orders = datakeys.with_keys(
         orders.select_related("customer").only(*BOARD_COLUMNS).order_by("requested_at"),
         subject="customer_id",

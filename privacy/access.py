@@ -229,7 +229,16 @@ def visible_customers(user, queryset=None):
     queryset = queryset if queryset is not None else Customer.objects.all()
     if not may_see_any(user):
         return queryset.none()
-    return queryset.filter(visible_condition(user.pk, "pk"), erased_at__isnull=True)
+    return customers_visible_to(user.pk, queryset)
+
+
+def customers_visible_to(user_id: int, queryset=None):
+    """``visible_customers`` for the id of a user already known to be active (the prepared
+    queries of the pages are built from it)."""
+    from customers.models import Customer
+
+    queryset = queryset if queryset is not None else Customer.objects.all()
+    return queryset.filter(visible_condition(user_id, "pk"), erased_at__isnull=True)
 
 
 def visible_orders(user, queryset=None):
@@ -241,8 +250,16 @@ def visible_orders(user, queryset=None):
     queryset = queryset if queryset is not None else SpecialOrder.objects.all()
     if not may_see_any(user):
         return queryset.none()
+    return orders_visible_to(user.pk, queryset)
+
+
+def orders_visible_to(user_id: int, queryset=None):
+    """``visible_orders`` for the id of a user already known to be active."""
+    from customers.models import SpecialOrder
+
+    queryset = queryset if queryset is not None else SpecialOrder.objects.all()
     return queryset.filter(
-        visible_condition(user.pk, "customer_id"), customer__erased_at__isnull=True
+        visible_condition(user_id, "customer_id"), customer__erased_at__isnull=True
     )
 
 

@@ -187,10 +187,13 @@ class PreparedQuery:
         return compiled.run(values, connection)
 
     def verify(self, compiled: _Compiled, values: dict, connection) -> None:
-        """The kept SQL with these values is what the ORM builds for them."""
-        fresh = self.build(**values).query.get_compiler(connection=connection).as_sql()
-        kept = (compiled.sql, compiled.params_for(values))
-        if (fresh[0], list(fresh[1])) != kept:
+        """The kept SQL with these values is what the ORM builds for them, each parameter
+        of the same type (the database types a parameter by it)."""
+        sql, params = self.build(**values).query.get_compiler(connection=connection).as_sql()
+        fresh = (sql, list(params), [type(p) for p in params])
+        kept_params = compiled.params_for(values)
+        kept = (compiled.sql, kept_params, [type(p) for p in kept_params])
+        if fresh != kept:
             raise AssertionError(
                 f"prepared query differs from the ORM's:\n{kept}\nagainst\n{fresh}"
             )
