@@ -54,7 +54,7 @@ def _before_reading(user) -> None:
     rules_pending, grant_due = found[0]
     if rules_pending:
         raise accounts.RulesNotAcknowledged
-    access.expire_due(now, any_due=grant_due)
+    access.expire_due(now, any_due=bool(grant_due))  # None: no grant has an end
 
 
 def visible_customers(user):

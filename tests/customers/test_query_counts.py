@@ -103,3 +103,22 @@ def test_a_streamed_export_reads_only_the_fields_asked_for(clerk):
     before = crypto.counters["decrypt"]
     list(bulk.decrypted_rows(Customer, ["family_name"]))
     assert crypto.counters["decrypt"] - before == 3 + 3  # three data keys, three names
+
+
+def test_the_board_asks_each_shown_orders_permission_instead_of_hashing_all_it_may_see(clerk):
+    """On PostgreSQL an EXISTS inside an OR may become a hash of every customer the user may
+    see, built on every page (the counter team sees them all: 7,000 hashed to show 50, a
+    million at a chain). The board's plan must probe the permissions of the rows it shows."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan in question is PostgreSQL's")
+    from customers import selectors
+
+    _new_orders(clerk, 3)
+    with CaptureQueriesContext(connection) as captured:
+        selectors.order_board(clerk)
+    (board_sql,) = [q["sql"] for q in captured if "objectpermission" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {board_sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "customers_customergroupobjectpermission" in plan
+    assert "hashed SubPlan" not in plan, plan

@@ -61,6 +61,32 @@ def test_expiry_also_happens_lazily_on_read(clerk, order):
     assert AccessGrant.objects.filter(revoked_at__isnull=True).count() == 0
 
 
+def test_a_read_ends_only_grants_in_force_whose_end_has_come(manager, outsider_clerk, order):
+    first = order.customer
+    second = services.order_create_with_customer(
+        notice=TOLD,
+        actor=manager,
+        customer_data=customer_data(phone="08022224444"),
+        order_data=order_data(),
+    ).customer
+    now = timezone.now()
+    early = access.grant(
+        first, to=outsider_clerk, reason="cover", by=manager, expires_at=now + timedelta(days=1)
+    )
+    access.grant(
+        second, to=outsider_clerk, reason="cover", by=manager, expires_at=now + timedelta(days=3)
+    )
+    access.revoke(early, by=manager)  # ended by hand: its end is no longer the next one due
+    expired = AuditLogEntry.objects.filter(event="privacy.access.expired")
+
+    with time_machine.travel(now + timedelta(days=2)):
+        assert [c.pk for c in selectors.visible_customers(outsider_clerk)] == [second.pk]
+    assert expired.count() == 0
+    with time_machine.travel(now + timedelta(days=4)):
+        assert list(selectors.visible_customers(outsider_clerk)) == []
+    assert expired.count() == 1
+
+
 def test_a_new_order_keeps_the_grant_open(clerk, order):
     close(order, clerk)
     services.order_create(actor=clerk, customer=order.customer, data=order_data())

@@ -103,14 +103,17 @@ def test_datetime_and_date_values_reach_the_query_as_the_orm_prepares_them(clerk
 
     from django.utils import timezone
 
+    from customers.selectors import _reading_checks
     from privacy import purposes
 
     now = timezone.now()
-    assert access._first_due_grant(now=now) == []
+    assert [bool(due) for _rules, due in _reading_checks(user_id=clerk.pk, now=now)] == [False]
     grant = AccessGrant.objects.filter(customer=order.customer).first()
     grant.expires_at = now - timedelta(minutes=1)
     grant.save(update_fields=["expires_at"])
-    assert access._first_due_grant(now=now) == [grant.pk]
+    assert [bool(due) for _rules, due in _reading_checks(user_id=clerk.pk, now=now)] == [True]
+    earlier = now - timedelta(minutes=2)
+    assert [bool(d) for _rules, d in _reading_checks(user_id=clerk.pk, now=earlier)] == [False]
     assert purposes._notice_in_force(today=timezone.localdate())[0].pk is not None
     assert purposes._notice_in_force(today=timezone.localdate() - timedelta(days=365 * 40)) == []
 
