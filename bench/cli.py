@@ -105,7 +105,8 @@ class BenchDatabase:
             stem = base if base.endswith("_bench") else f"{base}_bench"
             self.name = f"{stem}_{customers}"
             self.url = urlunparse(parsed._replace(path=f"/{self.name}"))
-            self.admin_url = urlunparse(parsed._replace(path="/postgres"))
+            # The server alone: Shiori's own options (?prepared=) mean nothing to psycopg.
+            self.admin_url = urlunparse(parsed._replace(path="/postgres", query=""))
             self.folder = ROOT / "var" / "bench" / self.name
             self.temporary = False
         elif args.keep or args.reuse:  # kept beside the PostgreSQL ones, for --reuse
