@@ -186,7 +186,7 @@ def schedule_order_access_end(customer) -> None:
 def _earliest_end():
     """The earliest end among grants still in force. Asked this way, not as ``expires_at <=
     now``, because a prepared statement's generic plan for that scans every grant (7,000 at
-    the shop, one a customer with an open order) while this is one probe of the partial
+    the shop: the counter team's, one a customer) while this is one probe of the partial
     index of grants in force, whatever the time."""
     in_force = AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__isnull=False)
     return in_force.order_by("expires_at").values("expires_at")[:1]
@@ -281,7 +281,8 @@ class _ProbedExists(Exists):
     hashed 7,000 rows to show 50 (6 of its 9 ms; a million at a chain). An OFFSET, even 0,
     keeps the subquery as it is written (PostgreSQL's simplify_EXISTS_query gives up on
     one), so each order shown costs one index probe. Every caller asks about a few rows
-    (the open orders, one customer, a search's candidates)."""
+    (the open orders, one customer, a search's candidates, a list of ids); a query over all
+    the customers one may see would pay a probe for each."""
 
     def as_postgresql(self, compiler, connection, **extra_context):
         return self.as_sql(
