@@ -102,7 +102,7 @@ def _store_rewrapped(changes, active_kek_id: str, now) -> None:
     fields = {name: meta.get_field(name) for name in ("wrapped", "subject_id", "rewrapped_at")}
     table = connection.ops.quote_name(meta.db_table)  # the model's own name; values are bound
     sql = (
-        f"UPDATE {table} SET wrapped = %s, kek_id = %s, rewrapped_at = %s "  # noqa: S608
+        f"UPDATE {table} SET wrapped = %s, kek_id = %s, rewrapped_at = %s "  # noqa: S608  # nosec B608
         "WHERE subject_id = %s AND kek_id = %s"
     )
     stamp = fields["rewrapped_at"].get_db_prep_value(now, connection)
