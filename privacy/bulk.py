@@ -51,7 +51,7 @@ def decrypted_rows(
         page = queryset.order_by(pk_name)
         if last is not None:
             page = page.filter(**{f"{pk_name}__gt": last})
-        rows = _raw_rows(page.values_list(*columns)[:batch], model, columns, first_value)
+        rows = _raw_rows(page.values_list(*columns)[:batch], columns, first_value)
         if not rows:
             return
         # SQLite keeps UUIDs as 32 hex digits: made UUIDs here, row by row.
@@ -112,7 +112,7 @@ _BODY = 1 + crypto.NONCE_BYTES
 _MIN_BLOB = _BODY + 16
 
 
-def _raw_rows(queryset, model, columns: list[str], first_value: int) -> list[tuple]:
+def _raw_rows(queryset, columns: list[str], first_value: int) -> list[tuple]:
     """The page's rows as the driver returns them, without a converter call per value (a
     third of the time at a million rows), each with its subject's key-encryption key id and
     wrapped data key after the ids; the wrapped key and the ciphertexts (from
@@ -123,7 +123,7 @@ def _raw_rows(queryset, model, columns: list[str], first_value: int) -> list[tup
     two subqueries a row (one a column) took four times as long in PostgreSQL."""
     connection = connections[queryset.db]
     quote = connection.ops.quote_name
-    names = [quote(model._meta.get_field(name).column) for name in columns]
+    names = [quote(queryset.model._meta.get_field(name).column) for name in columns]
     ids, values = names[: first_value - 2], names[first_value - 2 :]
     page_sql, params = queryset.query.sql_with_params()
     selected = ", ".join(
