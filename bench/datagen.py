@@ -154,8 +154,8 @@ class ShioriWriter:
 
     def __init__(self, clerk, now):
         from customers.models import Customer, SpecialOrder
-        from privacy import keyring
-        from privacy.blind_index import BlindIndexField
+        from privacy.vault import keyring
+        from privacy.vault.blind_index import BlindIndexField
 
         self.ring = keyring.load()
         self.clerk, self.now = clerk, now
@@ -177,8 +177,8 @@ class ShioriWriter:
 
         from bench import fastinsert
         from customers.models import Customer, SpecialOrder
-        from privacy import crypto, datakeys
-        from privacy.models import DataKey
+        from privacy.vault import crypto, datakeys
+        from privacy.vault.models import DataKey
 
         seal, now, kek_id = crypto.seal, self.now, self.ring.active_kek_id
         clerk_id = self.clerk.pk
@@ -281,8 +281,8 @@ class BaselineWriter:
 def audit_entries_for(records: list[Record], count: int, *, rng, start, step, content_type):
     """``count`` read entries about these customers, as the pages write them (copies of one
     entry, as privacy.audit.record_reads makes them)."""
-    from privacy.audit import _copy
-    from privacy.models import AuditLogEntry
+    from privacy.audit.log import _copy
+    from privacy.audit.models import AuditLogEntry
 
     purposes = ["order_desk", "customer_record", "customer_lookup", "shipment"]
     first = AuditLogEntry(

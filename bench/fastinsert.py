@@ -10,8 +10,8 @@ ciphertexts made by Shiori's own code (bytes). PostgreSQL gets ``COPY``; SQLite 
 
 from django.db import connection, models
 
-from privacy.blind_index import BlindIndexField
-from privacy.fields import EncryptedTextField
+from privacy.vault.blind_index import BlindIndexField
+from privacy.vault.fields import EncryptedTextField
 
 _PASS = (str, int, bool, type(None))
 

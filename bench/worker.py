@@ -70,7 +70,7 @@ def task_adopt(cfg) -> dict:
     """A generation stopped part-way (batches commit in index order): mark what it holds."""
     from bench.baseline.models import BenchMarker, FernetCustomer
     from customers.models import Customer, SpecialOrder
-    from privacy.models import AuditLogEntry
+    from privacy.audit.models import AuditLogEntry
 
     marker = {
         "customers": Customer.objects.count(),
@@ -108,8 +108,13 @@ def task_generate(cfg) -> dict:
     from bench.baseline.models import BASELINE_MODELS, BenchMarker
     from customers import demo
     from customers.models import Customer, CustomerGroupObjectPermission
-    from privacy import access, audit_chain, context, datakeys, keyring, purposes
-    from privacy.models import AccessGrant, GrantKind, NoticeRecord
+    from privacy.access import grants as access
+    from privacy.access.models import AccessGrant, GrantKind
+    from privacy.audit import chain as audit_chain
+    from privacy.consent import purposes
+    from privacy.consent.models import NoticeRecord
+    from privacy.core import context
+    from privacy.vault import datakeys, keyring
 
     path = keyring.keyring_path()
     if not path.exists():
@@ -236,7 +241,8 @@ def task_lookup(cfg) -> dict:
     from bench import measure
     from bench.baseline.models import KINDS
     from customers import selectors
-    from privacy import context, normalize
+    from privacy.core import context
+    from privacy.vault import normalize
 
     _clerk, manager = _staff()
     targets = _targets(cfg, 200)
@@ -295,7 +301,7 @@ def task_lookup(cfg) -> dict:
         "lookup_phone": {"shiori": shiori_phone, "plain": plain_phone, "fernet": fernet_phone},
         "lookup_kana_last4": {"shiori": shiori_kana, "plain": plain_kana, "fernet": fernet_kana},
     }
-    from privacy import crypto
+    from privacy.vault import crypto
 
     for name, by_variant in fns.items():
         runs = {variant: cycle(by_variant[variant]) for variant in _variants(cfg)}
@@ -416,7 +422,7 @@ def task_export(cfg) -> dict:
     from bench import datagen, measure
     from bench.baseline.models import KINDS
     from customers.models import Customer
-    from privacy import bulk
+    from privacy.vault import bulk
 
     fields, batch = datagen.CUSTOMER_FIELDS, 2000
 
@@ -462,7 +468,8 @@ def task_export(cfg) -> dict:
 
 def task_rotation(cfg) -> dict:
     from bench import measure
-    from privacy import context, rotation
+    from privacy.core import context
+    from privacy.ops import rotation
 
     clerk, _manager = _staff()
     done = {}
@@ -480,7 +487,7 @@ def task_rotation(cfg) -> dict:
 
 def task_audit(cfg) -> dict:
     from bench import measure
-    from privacy import audit_chain
+    from privacy.audit import chain as audit_chain
 
     checked = {}
 

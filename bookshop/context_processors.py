@@ -1,4 +1,4 @@
-from privacy import roles as staff_roles
+from privacy.staff import roles as staff_roles
 
 
 def roles(request):

@@ -71,14 +71,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "bookshop.middleware.ChosenLanguageMiddleware",
     # Early, so that every response (error pages included) carries its request id.
-    "privacy.middleware.RequestScopeMiddleware",
+    "privacy.views.middleware.RequestScopeMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "privacy.staff_sessions.StaffSessionMiddleware",
+    "privacy.staff.sessions.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -114,7 +114,7 @@ AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out account before its password is even checked.
     "axes.backends.AxesStandaloneBackend",
     # Django's ModelBackend, refusing deactivated and end-dated accounts.
-    "privacy.backends.StaffBackend",
+    "privacy.staff.backends.StaffBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No anonymous user object: an anonymous visitor holds no permission at all.
@@ -209,7 +209,10 @@ DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "shop@example.jp")
 AUDITLOG_DISABLE_REMOTE_ADDR = True  # privacy.middleware sets the address; it trusts no header
 AUDITLOG_INCLUDE_ALL_MODELS = False
 AUDITLOG_LOGENTRY_MODEL = "privacy.AuditLogEntry"
-AUDITLOG_CID_GETTER = "privacy.context.current_cid"
+# The data subject the privacy layers protect, named here so that they never import the app
+# that defines it (as AUTH_USER_MODEL does for users).
+SHIORI_SUBJECT_MODEL = "customers.Customer"
+AUDITLOG_CID_GETTER = "privacy.core.context.current_cid"
 # Number of reverse proxies in front of the app whose X-Forwarded-For may be trusted.
 BOOKSHOP_TRUSTED_PROXIES = env_int("BOOKSHOP_TRUSTED_PROXIES", 0, minimum=0)
 
@@ -292,7 +295,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_COOLOFF_TIME = None  # locked until the administrator releases it
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "privacy.middleware.client_address"
+AXES_CLIENT_IP_CALLABLE = "privacy.views.middleware.client_address"
 AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit log
 AXES_VERBOSE = False
 OTP_TOTP_ISSUER = BOOKSHOP_SHOP_NAME

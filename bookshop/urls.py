@@ -2,8 +2,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bookshop import views
-from privacy import account_views, public_views, request_views
-from privacy.account_forms import StaffLoginForm
+from privacy.views import accounts as account_views
+from privacy.views import public as public_views
+from privacy.views import requests as request_views
+from privacy.views.account_forms import StaffLoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),

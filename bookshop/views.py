@@ -8,7 +8,7 @@ from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.i18n import set_language as django_set_language
 
-from privacy import roles
+from privacy.staff import roles
 
 
 def home(request):

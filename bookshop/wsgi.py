@@ -9,6 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookshop.settings")
 
 application = get_wsgi_application()
 
-from privacy.startup import verify_keyring  # noqa: E402
+from privacy.ops.startup import verify_keyring  # noqa: E402
 
 verify_keyring()

@@ -6,7 +6,7 @@ from customers.models import (
     CustomerUserObjectPermission,
     SpecialOrder,
 )
-from privacy.registry import register_personal_model
+from privacy.vault.registry import register_personal_model
 
 register_personal_model(Customer)
 register_personal_model(SpecialOrder)

@@ -11,7 +11,9 @@ from stdnum import isbn as stdnum_isbn
 
 from customers import services
 from customers.models import ContactChannel
-from privacy import access, context, roles
+from privacy.access import grants as access
+from privacy.core import context
+from privacy.staff import roles
 
 STAFF = [
     # username, family, given, roles, in counter team
@@ -55,7 +57,7 @@ DEMO_RULES = """顧客情報の取扱いルール
 
 def ensure_rules() -> None:
     """Publish the demo handling rules once, as the demo manager."""
-    from privacy import accounts
+    from privacy.staff import accounts
 
     if accounts.current_rules() is None:
         accounts.publish_rules(text=DEMO_RULES, by=User.objects.get(username="yamada"))

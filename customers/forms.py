@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers import validators
 from customers.models import ContactChannel, Customer, SpecialOrder
-from privacy import normalize
+from privacy.vault import normalize
 
 NAME_FIELDS = ("family_name", "given_name")
 KANA_FIELDS = ("family_name_kana", "given_name_kana")

@@ -41,8 +41,13 @@ from django.utils.translation import gettext as _
 
 from customers.forms import CustomerForm
 from customers.models import Customer
-from privacy import access, audit, context, datakeys, normalize, retention, roles
-from privacy.models import GrantKind
+from privacy.access import grants as access
+from privacy.access.models import GrantKind
+from privacy.audit import log as audit
+from privacy.core import context
+from privacy.desks import retention
+from privacy.staff import roles
+from privacy.vault import datakeys, normalize
 
 FORM_FIELDS = tuple(CustomerForm.Meta.fields)
 # One column holding both names, split at the first space.
@@ -671,7 +676,7 @@ class ImportReport:
 
 def check_actor(actor) -> None:
     """Imports are a manager's act, made in their name in the audit log and the grants."""
-    from privacy.models import StaffProfile
+    from privacy.staff.models import StaffProfile
 
     if actor is None or not actor.is_active or not roles.has_role(actor, roles.MANAGER):
         raise ImportRefused(_("Only an active manager may import customers."))

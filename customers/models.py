@@ -7,10 +7,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from privacy.blind_index import BlindIndexField
-from privacy.fields import EncryptedTextField
-from privacy.querysets import AuditedManager
-from privacy.references import new_reference
+from privacy.core.querysets import AuditedManager
+from privacy.core.references import new_reference
+from privacy.vault.blind_index import BlindIndexField
+from privacy.vault.fields import EncryptedTextField
 
 
 class ContactChannel(models.TextChoices):

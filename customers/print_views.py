@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 from bookshop.http import safe_next
 from customers import printing, selectors
 from customers.models import PrintKind
-from privacy import purposes, roles
+from privacy.consent import purposes
+from privacy.staff import roles
 
 counter_only = roles.role_required(*roles.COUNTER)
 manager_only = roles.role_required(roles.MANAGER)

@@ -13,7 +13,10 @@ from django.utils.translation import gettext as _
 
 from customers import selectors
 from customers.models import OrderStatus, PrintJob, PrintKind, SpecialOrder
-from privacy import audit, datakeys, purposes, roles
+from privacy.audit import log as audit
+from privacy.consent import purposes
+from privacy.staff import roles
+from privacy.vault import datakeys
 
 # Orders that wait on the shelf for the customer.
 PICKUP_STATUSES = (OrderStatus.ARRIVED, OrderStatus.NOTIFIED)

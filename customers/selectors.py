@@ -14,20 +14,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from customers.models import OPEN_STATUSES, Customer, SpecialOrder
-from privacy import (
-    access,
-    accounts,
-    audit_chain,
-    blind_index,
-    datakeys,
-    hours,
-    normalize,
-    purposes,
-    roles,
-    third_party,
-)
-from privacy.models import NoticeRecord, ThirdPartyProvision
-from privacy.prepared import prepared
+from privacy.access import grants as access
+from privacy.access import hours
+from privacy.audit import chain as audit_chain
+from privacy.consent import purposes, third_party
+from privacy.consent.models import NoticeRecord, ThirdPartyProvision
+from privacy.core.prepared import prepared
+from privacy.staff import accounts, roles
+from privacy.vault import blind_index, datakeys, normalize
 
 
 @prepared(user_id=int, now=datetime.datetime)

@@ -10,7 +10,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.models import OPEN_STATUSES, ContactChannel, Customer, OrderStatus, SpecialOrder
-from privacy import access, audit, purposes
+from privacy.access import grants as access
+from privacy.audit import log as audit
+from privacy.consent import purposes
 
 
 class OrderError(Exception):

@@ -11,7 +11,7 @@ from stdnum import isbn as stdnum_isbn
 from stdnum.exceptions import InvalidChecksum, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
 
-from privacy import normalize
+from privacy.vault import normalize
 
 _KANA = re.compile(r"^[\u30a0-\u30ff\s]+$")
 

@@ -21,9 +21,12 @@ from customers.forms import (
     ShipmentForm,
 )
 from customers.models import Customer, OrderStatus
-from privacy import approvals, audit, purposes, roles
-from privacy.fields import encrypted_field_names
-from privacy.forms import GrantForm, NoticeForm
+from privacy.audit import log as audit
+from privacy.consent import purposes
+from privacy.desks import approvals
+from privacy.staff import roles
+from privacy.vault.fields import encrypted_field_names
+from privacy.views.forms import GrantForm, NoticeForm
 
 counter_only = roles.role_required(*roles.COUNTER)
 

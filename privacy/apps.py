@@ -9,16 +9,13 @@ class PrivacyConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        from privacy import checks, erasure, signals  # noqa: F401
-        from privacy.models import (
-            AccessGrant,
-            DataRequest,
-            ExportRequest,
-            HoursOverride,
-            RetentionBatch,
-            ThirdPartyProvision,
-        )
-        from privacy.registry import register_personal_model
+        from privacy.access.models import AccessGrant, HoursOverride
+        from privacy.consent.models import ThirdPartyProvision
+        from privacy.desks import erasure  # noqa: F401
+        from privacy.desks.models import DataRequest, ExportRequest, RetentionBatch
+        from privacy.ops import checks  # noqa: F401
+        from privacy.staff import signals  # noqa: F401
+        from privacy.vault.registry import register_personal_model
 
         register_personal_model(DataRequest)
         register_personal_model(ThirdPartyProvision)
@@ -26,16 +23,16 @@ class PrivacyConfig(AppConfig):
 
         # Free-text reasons may name a person: the log says they changed, not what they say.
         auditlog.register(
-            AccessGrant, mask_fields=["reason"], mask_callable="privacy.registry.redact"
+            AccessGrant, mask_fields=["reason"], mask_callable="privacy.vault.registry.redact"
         )
         auditlog.register(
-            HoursOverride, mask_fields=["reason"], mask_callable="privacy.registry.redact"
+            HoursOverride, mask_fields=["reason"], mask_callable="privacy.vault.registry.redact"
         )
         # The frozen lists of ids are long and say nothing a reference does not.
         auditlog.register(RetentionBatch, exclude_fields=["customer_ids", "order_ids"])
         auditlog.register(
             ExportRequest,
             mask_fields=["reason"],
-            mask_callable="privacy.registry.redact",
+            mask_callable="privacy.vault.registry.redact",
             exclude_fields=["customer_ids"],
         )

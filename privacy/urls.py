@@ -1,6 +1,10 @@
 from django.urls import path
 
-from privacy import export_views, request_views, retention_views, third_party_views, views
+from privacy.views import exports as export_views
+from privacy.views import manager as views
+from privacy.views import requests as request_views
+from privacy.views import retention as retention_views
+from privacy.views import third_party as third_party_views
 
 app_name = "privacy"
 

@@ -38,7 +38,7 @@ PROVISION_CANARIES = {
 def _keyring(django_db_setup_done=None):
     from django.conf import settings
 
-    from privacy import keyring
+    from privacy.vault import keyring
 
     path = Path(settings.BOOKSHOP_KEYRING)
     if not path.exists():
@@ -49,7 +49,7 @@ def _keyring(django_db_setup_done=None):
 @pytest.fixture(scope="session", autouse=True)
 def _prepared_queries_checked():
     """Every prepared query run by the suite is also built by the ORM and compared."""
-    from privacy import prepared
+    from privacy.core import prepared
 
     prepared.VERIFY = True
     yield
@@ -69,7 +69,7 @@ def _english_outside_requests():
 @pytest.fixture(autouse=True)
 def _privacy_scope():
     """Each test runs like one request: data keys are cached for its length only."""
-    from privacy import context
+    from privacy.core import context
 
     with context.scope():
         yield
@@ -79,7 +79,7 @@ def make_staff(username, *role_names, counter=False):
     from django.contrib.auth.models import User
 
     from customers import demo
-    from privacy import access
+    from privacy.access import grants as access
 
     groups = demo.ensure_groups()
     user = User.objects.create_user(
@@ -148,7 +148,7 @@ def login(client, user, *, second_factor=True):
     confirmed authenticator (tests/privacy/test_two_factor.py walks the real flow)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from privacy import accounts
+    from privacy.staff import accounts
 
     client.force_login(user)
     if second_factor and accounts.requires_two_factor(user):
@@ -168,7 +168,8 @@ def transactional_audit(db):
     database can be emptied for the next test."""
     from django.db import connection
 
-    from privacy import audit_guard, purposes
+    from privacy.audit import guard as audit_guard
+    from privacy.consent import purposes
 
     audit_guard.install(connection)
     purposes.ensure_default_notice()  # an earlier test's flush removed the migration's data
@@ -179,7 +180,7 @@ def transactional_audit(db):
 def path_for(template: str, order) -> str:
     """Fill a URL template with real ids around ``order``: its customer, a grant on them, the
     clerk who took it, a pending request, and an open incident."""
-    from privacy import requests
+    from privacy.desks import requests
 
     pending = requests.intake(
         kind="complaint", channel="counter", name="n", contact="c", details=""
@@ -215,7 +216,7 @@ def provision_for(customer, clerk, **overrides):
 
     from django.utils import timezone
 
-    from privacy import third_party
+    from privacy.consent import third_party
 
     data = {
         **PROVISION_CANARIES,

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from customers import services
 from customers.models import Customer
-from privacy import access
+from privacy.access import grants as access
 from tests.conftest import TOLD, customer_data, login, order_data, path_for
 
 HOSTILE = [
@@ -288,7 +288,7 @@ def test_hostile_values_come_back_escaped_and_intact(client, clerk, customer, va
     assert response.status_code == 302
     from django.utils.html import escape
 
-    from privacy import normalize
+    from privacy.vault import normalize
 
     expected = normalize.text(value)  # width and kana normalized (NFKC), nothing else changed
     saved = Customer.objects.get(pk=customer.pk)

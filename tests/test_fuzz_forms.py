@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Customer, SpecialOrder
-from privacy.models import AccessGrant, HoursOverride
+from privacy.access.models import AccessGrant, HoursOverride
 from tests.conftest import CANARIES, login
 
 TEXT = st.one_of(
@@ -215,7 +215,7 @@ def test_the_second_step_form(manager, token):
 @FUZZ
 @given(text=TEXT)
 def test_the_rules_form(manager, text):
-    from privacy.models import HandlingRules
+    from privacy.staff.models import HandlingRules
 
     client = login(Client(raise_request_exception=False), manager)
     before = HandlingRules.objects.count()
@@ -266,7 +266,7 @@ def test_the_staff_actions(administrator, clerk, valid_until, action):
     action=st.sampled_from(["preview", "publish"]),
 )
 def test_the_purpose_notice_form(manager, text_ja, text_en, purposes, effective_from, action):
-    from privacy.models import PurposeNotice
+    from privacy.consent.models import PurposeNotice
 
     client = login(Client(raise_request_exception=False), manager)
     before = PurposeNotice.objects.count()
@@ -287,7 +287,7 @@ def test_the_purpose_notice_form(manager, text_ja, text_en, purposes, effective_
 @FUZZ
 @given(kind=TEXT, name=TEXT, contact=TEXT, details=TEXT)
 def test_the_public_request_form(db, kind, name, contact, details):
-    from privacy.models import DataRequest
+    from privacy.desks.models import DataRequest
 
     before = DataRequest.objects.count()
     client = Client(
@@ -311,7 +311,7 @@ def test_the_public_request_form(db, kind, name, contact, details):
     reason=TEXT,
 )
 def test_the_request_steps(manager, action, method, ref, outcome, reply, days, reason):
-    from privacy import requests
+    from privacy.desks import requests
 
     item = requests.intake(
         kind="disclosure", channel="counter", name="n", contact="c", details="", by=manager
@@ -358,7 +358,7 @@ def test_the_request_steps(manager, action, method, ref, outcome, reply, days, r
     ),
 )
 def test_the_third_party_provision_form(manager, customer, values, items, dates):
-    from privacy.models import ThirdPartyProvision
+    from privacy.consent.models import ThirdPartyProvision
 
     client = login(Client(raise_request_exception=False), manager)
     post = {**values, "items": items}

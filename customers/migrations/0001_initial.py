@@ -2,8 +2,8 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import privacy.blind_index
-import privacy.fields
+import privacy.vault.blind_index
+import privacy.vault.fields
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -23,20 +23,20 @@ class Migration(migrations.Migration):
             name='Customer',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('family_name', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='family name')),
-                ('given_name', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='given name')),
-                ('family_name_kana', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='family name (kana)')),
-                ('given_name_kana', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='given name (kana)')),
-                ('phone', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=20, null=True, verbose_name='phone')),
-                ('email', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=254, null=True, verbose_name='email')),
-                ('postal_code', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=8, null=True, verbose_name='postal code')),
-                ('address', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='address')),
-                ('notes', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=1000, multiline=True, null=True, verbose_name='notes')),
+                ('family_name', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='family name')),
+                ('given_name', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='given name')),
+                ('family_name_kana', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='family name (kana)')),
+                ('given_name_kana', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=50, null=True, verbose_name='given name (kana)')),
+                ('phone', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=20, null=True, verbose_name='phone')),
+                ('email', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=254, null=True, verbose_name='email')),
+                ('postal_code', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=8, null=True, verbose_name='postal code')),
+                ('address', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='address')),
+                ('notes', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=1000, multiline=True, null=True, verbose_name='notes')),
                 ('preferred_contact', models.CharField(choices=[('phone', 'Phone'), ('email', 'Email'), ('counter', 'At the counter')], default='phone', max_length=10, verbose_name='preferred contact')),
-                ('phone_bidx', privacy.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='phone', null=True, source='phone')),
-                ('phone_last4_bidx', privacy.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='phone_last4', null=True, source='phone')),
-                ('email_bidx', privacy.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='email', null=True, source='email')),
-                ('family_name_kana_bidx', privacy.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='kana', null=True, source='family_name_kana')),
+                ('phone_bidx', privacy.vault.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='phone', null=True, source='phone')),
+                ('phone_last4_bidx', privacy.vault.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='phone_last4', null=True, source='phone')),
+                ('email_bidx', privacy.vault.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='email', null=True, source='email')),
+                ('family_name_kana_bidx', privacy.vault.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='kana', null=True, source='family_name_kana')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
@@ -76,11 +76,11 @@ class Migration(migrations.Migration):
             name='SpecialOrder',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('title', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=300, null=True, verbose_name='title')),
-                ('author', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='author')),
-                ('publisher', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='publisher')),
-                ('isbn', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=17, null=True, verbose_name='ISBN')),
-                ('isbn_bidx', privacy.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='isbn', null=True, source='isbn')),
+                ('title', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=300, null=True, verbose_name='title')),
+                ('author', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='author')),
+                ('publisher', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='publisher')),
+                ('isbn', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=17, null=True, verbose_name='ISBN')),
+                ('isbn_bidx', privacy.vault.blind_index.BlindIndexField(blank=True, db_index=True, editable=False, normalizer='isbn', null=True, source='isbn')),
                 ('quantity', models.PositiveSmallIntegerField(default=1, verbose_name='quantity')),
                 ('deposit_paid', models.PositiveIntegerField(default=0, verbose_name='deposit paid (yen)')),
                 ('status', models.CharField(choices=[('requested', 'Requested'), ('ordered', 'Ordered from distributor'), ('arrived', 'Arrived'), ('notified', 'Customer notified'), ('picked_up', 'Picked up'), ('cancelled', 'Cancelled')], default='requested', max_length=12, verbose_name='status')),
@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
                 ('notified_channel', models.CharField(blank=True, choices=[('phone', 'Phone'), ('email', 'Email'), ('counter', 'At the counter')], default='', max_length=10)),
                 ('picked_up_at', models.DateTimeField(blank=True, null=True)),
                 ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_reason', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='reason for cancelling')),
+                ('cancel_reason', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='reason for cancelling')),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('arrived_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('cancelled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),

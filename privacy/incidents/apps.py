@@ -11,7 +11,7 @@ class IncidentsConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from privacy.incidents.models import AffectedCustomer, Incident
-        from privacy.registry import register_personal_model
+        from privacy.vault.registry import register_personal_model
 
         # The summary is encrypted and masked; the affected rows hold no personal value.
         register_personal_model(Incident)

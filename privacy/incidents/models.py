@@ -17,10 +17,10 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from privacy.fields import EncryptedTextField
+from privacy.core.querysets import AuditedManager
+from privacy.core.references import new_reference
 from privacy.incidents import rules
-from privacy.querysets import AuditedManager
-from privacy.references import new_reference
+from privacy.vault.fields import EncryptedTextField
 
 
 def _reference() -> str:

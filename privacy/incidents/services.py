@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers.models import Customer, SpecialOrder
-from privacy import audit
+from privacy.audit import log as audit
+from privacy.audit.models import AuditLogEntry
 from privacy.incidents import rules
 from privacy.incidents.models import AffectedCustomer, Incident, IncidentStatus, SelectedBy
-from privacy.models import AuditLogEntry
 
 BATCH = 1000
 CLASSIFICATION = (

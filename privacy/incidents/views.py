@@ -11,10 +11,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers import selectors
-from privacy import accounts, audit, datakeys, hours, roles
+from privacy.access import hours
+from privacy.audit import log as audit
 from privacy.incidents import board, services
 from privacy.incidents.forms import AffectedForm, IncidentForm, NoticeForm, ReportForm
 from privacy.incidents.models import Incident, SelectedBy
+from privacy.staff import accounts, roles
+from privacy.vault import datakeys
 
 manager_only = roles.role_required(roles.MANAGER)
 register_readers = roles.role_required(roles.MANAGER, roles.ADMINISTRATOR)

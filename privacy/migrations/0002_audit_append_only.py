@@ -2,13 +2,13 @@ from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from privacy import audit_guard
+    from privacy.audit import guard as audit_guard
 
     audit_guard.install(schema_editor.connection)
 
 
 def remove(apps, schema_editor):
-    from privacy import audit_guard
+    from privacy.audit import guard as audit_guard
 
     audit_guard.remove(schema_editor.connection)
 

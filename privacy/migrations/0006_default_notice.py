@@ -4,7 +4,7 @@ the shop's own wording as version 2 whenever ready."""
 from django.db import migrations
 
 def create(apps, schema_editor):
-    from privacy.purposes import ensure_default_notice
+    from privacy.consent.purposes import ensure_default_notice
 
     ensure_default_notice(apps.get_model("privacy", "PurposeNotice"))
 

@@ -2,8 +2,8 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import privacy.fields
-import privacy.models
+import privacy.vault.fields
+import privacy.desks.models
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -22,20 +22,20 @@ class Migration(migrations.Migration):
             name='DataRequest',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('reference', models.CharField(default=privacy.models._request_reference, editable=False, max_length=12, unique=True)),
+                ('reference', models.CharField(default=privacy.desks.models._request_reference, editable=False, max_length=12, unique=True)),
                 ('kind', models.CharField(choices=[('disclosure', 'Disclosure of the data we hold (開示)'), ('correction', 'Correction, addition or deletion (訂正等)'), ('suspension', 'Stop using the data (利用停止)'), ('erasure', 'Erase the data (消去)'), ('third_party_stop', 'Stop giving the data to third parties (第三者提供停止)'), ('complaint', 'Complaint (苦情)')], max_length=20, verbose_name='type')),
                 ('channel', models.CharField(choices=[('counter', 'At the counter'), ('web', 'Web form')], max_length=10)),
-                ('requester_name', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=100, null=True, verbose_name='name')),
-                ('requester_contact', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='how to reach them')),
-                ('details', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=4000, multiline=True, null=True, verbose_name='what they ask')),
+                ('requester_name', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=100, null=True, verbose_name='name')),
+                ('requester_contact', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='how to reach them')),
+                ('details', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=4000, multiline=True, null=True, verbose_name='what they ask')),
                 ('status', models.CharField(choices=[('received', 'Received'), ('identity_verified', 'Identity verified'), ('in_progress', 'In progress'), ('awaiting_approval', 'Awaiting approval'), ('completed', 'Completed'), ('rejected', 'Rejected')], default='received', max_length=20)),
                 ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('due_date', models.DateField(db_index=True)),
-                ('extension_reason', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='reason for the extension')),
+                ('extension_reason', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='reason for the extension')),
                 ('identity_method', models.CharField(blank=True, choices=[('driving_licence', 'Driving licence seen at the counter'), ('insurance_card', 'Health insurance card seen at the counter'), ('passport', 'Passport seen at the counter'), ('residence_card', 'Residence card seen at the counter'), ('registered_contact', 'Answered through the contact details on record'), ('other', 'Other (described in the notes)')], max_length=20)),
                 ('identity_checked_at', models.DateTimeField(blank=True, null=True)),
                 ('proposed_outcome', models.CharField(blank=True, max_length=10)),
-                ('reply', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=4000, multiline=True, null=True, verbose_name='reply to the person')),
+                ('reply', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=4000, multiline=True, null=True, verbose_name='reply to the person')),
                 ('decided_at', models.DateTimeField(blank=True, null=True)),
                 ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='requests', to='customers.customer')),
                 ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),

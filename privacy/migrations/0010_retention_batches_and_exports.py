@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import privacy.models
+import privacy.desks.models
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             name='ExportRequest',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('reference', models.CharField(default=privacy.models._export_reference, editable=False, max_length=12, unique=True)),
+                ('reference', models.CharField(default=privacy.desks.models._export_reference, editable=False, max_length=12, unique=True)),
                 ('scope', models.CharField(choices=[('all', 'Every customer'), ('ordered_between', 'Customers with an order placed between two dates')], max_length=20, verbose_name='which customers')),
                 ('date_from', models.DateField(blank=True, null=True, verbose_name='from')),
                 ('date_to', models.DateField(blank=True, null=True, verbose_name='to')),
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             name='RetentionBatch',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('reference', models.CharField(default=privacy.models._batch_reference, editable=False, max_length=12, unique=True)),
+                ('reference', models.CharField(default=privacy.desks.models._batch_reference, editable=False, max_length=12, unique=True)),
                 ('status', models.CharField(choices=[('proposed', 'Awaiting approval'), ('approved', 'Approved'), ('refused', 'Refused'), ('done', 'Done')], default='proposed', max_length=10)),
                 ('proposed_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('customer_ids', models.JSONField(default=list)),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import privacy.fields
+import privacy.vault.fields
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -21,14 +21,14 @@ class Migration(migrations.Migration):
             name='ThirdPartyProvision',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('recipient', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='recipient')),
-                ('recipient_details', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=300, null=True, verbose_name="recipient's address or other details")),
+                ('recipient', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=200, null=True, verbose_name='recipient')),
+                ('recipient_details', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=300, null=True, verbose_name="recipient's address or other details")),
                 ('items', models.JSONField(default=list, verbose_name='data given')),
-                ('purpose', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='purpose of the provision')),
+                ('purpose', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='purpose of the provision')),
                 ('provided_on', models.DateField(verbose_name='provided on')),
                 ('basis', models.CharField(choices=[('consent', "The customer's consent"), ('other', 'Another legal basis (recorded by the manager)')], max_length=10, verbose_name='basis')),
                 ('consent_obtained_at', models.DateTimeField(blank=True, null=True, verbose_name='consent given at')),
-                ('other_basis', privacy.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='legal basis')),
+                ('other_basis', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, max_length=500, null=True, verbose_name='legal basis')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('keep_until', models.DateField(db_index=True, verbose_name='kept until')),
                 ('deletion_proposed_at', models.DateTimeField(blank=True, null=True)),

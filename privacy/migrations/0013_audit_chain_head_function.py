@@ -2,13 +2,13 @@ from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from privacy import audit_chain
+    from privacy.audit import chain as audit_chain
 
     audit_chain.install_head_function(schema_editor.connection)
 
 
 def remove(apps, schema_editor):
-    from privacy import audit_chain
+    from privacy.audit import chain as audit_chain
 
     audit_chain.remove_head_function(schema_editor.connection)
 

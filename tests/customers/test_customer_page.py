@@ -6,7 +6,7 @@ import datetime
 
 from django.utils import timezone
 
-from privacy import purposes
+from privacy.consent import purposes
 from tests.conftest import login
 
 BANNER = "This customer has not been told the current purposes."

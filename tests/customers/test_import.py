@@ -12,8 +12,13 @@ from django.utils import timezone
 
 from customers import importing
 from customers.models import Customer
-from privacy import audit_chain, blind_index, purposes
-from privacy.models import AccessGrant, AuditLogEntry, DataKey, NoticeRecord
+from privacy.access.models import AccessGrant
+from privacy.audit import chain as audit_chain
+from privacy.audit.models import AuditLogEntry
+from privacy.consent import purposes
+from privacy.consent.models import NoticeRecord
+from privacy.vault import blind_index
+from privacy.vault.models import DataKey
 from tests.conftest import CANARIES, TOLD, login, order_data
 
 HEADER = ["姓", "名", "セイ", "メイ", "電話番号", "メール", "郵便番号", "住所", "備考"]

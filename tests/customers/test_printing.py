@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from customers import services
 from customers.models import PrintJob
-from privacy import access, purposes
-from privacy.models import AuditLogEntry
+from privacy.access import grants as access
+from privacy.audit.models import AuditLogEntry
+from privacy.consent import purposes
 from tests.conftest import CANARIES, TOLD, customer_data, login, make_staff, order_data
 
 PRINT_READ = "customers.print.read"

@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from customers import services
 from customers.models import Customer
-from privacy import bulk, crypto
-from privacy.crypto import DecryptionError
+from privacy.vault import bulk, crypto
+from privacy.vault.crypto import DecryptionError
 from tests.conftest import CANARIES, TOLD, customer_data, login, order_data
 
 # Session, user, staff profile, roles, the OTP devices (one UNION); then one query for the

@@ -7,7 +7,8 @@ from guardian.shortcuts import assign_perm
 
 from customers import selectors
 from customers.models import Customer
-from privacy import access, crypto
+from privacy.access import grants as access
+from privacy.vault import crypto
 
 ROWS = 2000
 

@@ -7,7 +7,7 @@ from django.utils import translation
 
 from customers import services
 from customers.models import OrderStatus, SpecialOrder
-from privacy.models import AuditLogEntry
+from privacy.audit.models import AuditLogEntry
 from tests.conftest import PASSWORD, TOLD, customer_data, order_data
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -94,7 +94,7 @@ def authenticator_for(user):
 def test_the_manager_logs_in_with_two_steps_and_corrects_a_phone_number(
     journey, browser, live_server, manager, clerk, order
 ):
-    from privacy.models import DataRequest
+    from privacy.desks.models import DataRequest
 
     customer = order.customer
     page = journey.page

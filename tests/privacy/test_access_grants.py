@@ -5,8 +5,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from customers import selectors, services
-from privacy import access
-from privacy.models import AccessGrant, AuditLogEntry, GrantKind
+from privacy.access import grants as access
+from privacy.access.models import AccessGrant, GrantKind
+from privacy.audit.models import AuditLogEntry
 from tests.conftest import TOLD, customer_data, login, order_data
 
 

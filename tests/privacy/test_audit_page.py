@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from privacy import audit
-from privacy.models import AuditLogEntry
+from privacy.audit import log as audit
+from privacy.audit.models import AuditLogEntry
 from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, login
 
 

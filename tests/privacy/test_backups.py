@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from privacy import keyring
+from privacy.vault import keyring
 from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, customer_data, order_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ def test_backup_erase_restore_keeps_the_erased_customer_erased(
     transactional_audit, clerk, manager, tmp_path, ledger
 ):
     from customers import services
-    from privacy import erasure
+    from privacy.desks import erasure
 
     services.order_create_with_customer(
         notice=TOLD, actor=clerk, customer_data=customer_data(), order_data=order_data()

@@ -14,8 +14,9 @@ from django.test import Client
 from django.utils import timezone
 
 from customers import services
-from privacy import erasure
-from privacy.models import AuditLogEntry, ExportRequest
+from privacy.audit.models import AuditLogEntry
+from privacy.desks import erasure
+from privacy.desks.models import ExportRequest
 from tests.conftest import (
     CANARIES,
     ORDER_CANARIES,
@@ -279,7 +280,7 @@ def test_in_a_shop_with_one_manager_a_clerk_is_the_second_person(customers, cler
 def test_the_order_board_lists_exports_waiting_for_a_second_person_but_not_to_the_asker(
     customers, clerk, manager, second_manager
 ):
-    from privacy import bulk_export
+    from privacy.desks import exports as bulk_export
 
     older = bulk_export.request_export(by=manager, scope="all", reason="年末の棚卸し")
     newer = bulk_export.request_export(by=second_manager, scope="all", reason="監査")

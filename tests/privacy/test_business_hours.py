@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from privacy.models import AuditLogEntry
+from privacy.audit.models import AuditLogEntry
 from tests.conftest import login
 
 TOKYO = ZoneInfo("Asia/Tokyo")

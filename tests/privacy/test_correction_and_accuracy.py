@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from customers import services
 from customers.models import Customer
-from privacy.models import AuditLogEntry, DataRequest
+from privacy.audit.models import AuditLogEntry
+from privacy.desks.models import DataRequest
 from tests.conftest import CANARIES, login
 from tests.customers.test_concurrent_edits import edit_form
 

@@ -13,8 +13,12 @@ from django.utils import timezone
 
 from customers import selectors, services
 from customers.models import Customer, SpecialOrder
-from privacy import datakeys, erasure, purposes
-from privacy.models import AuditLogEntry, DataKey, DataRequest
+from privacy.audit.models import AuditLogEntry
+from privacy.consent import purposes
+from privacy.desks import erasure
+from privacy.desks.models import DataRequest
+from privacy.vault import datakeys
+from privacy.vault.models import DataKey
 from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, customer_data, login, order_data
 
 

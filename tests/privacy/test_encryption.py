@@ -2,8 +2,8 @@ import pytest
 from django.db import connection
 
 from customers.models import Customer, SpecialOrder
-from privacy import crypto
-from privacy.crypto import DecryptionError
+from privacy.vault import crypto
+from privacy.vault.crypto import DecryptionError
 from tests.conftest import CANARIES, ORDER_CANARIES, TOLD
 
 
@@ -124,7 +124,7 @@ def test_the_repr_of_an_unread_value_shows_nothing(customer):
 
 
 def test_a_bulk_update_is_refused_because_it_would_skip_the_audit_log(customer):
-    from privacy.querysets import BulkWriteRefused
+    from privacy.core.querysets import BulkWriteRefused
 
     with pytest.raises(BulkWriteRefused):
         Customer.objects.filter(pk=customer.pk).update(preferred_contact="phone")

@@ -1,7 +1,7 @@
 from django.test import Client
 
-from privacy import accounts
-from privacy.models import AuditLogEntry
+from privacy.audit.models import AuditLogEntry
+from privacy.staff import accounts
 from tests.conftest import login
 
 

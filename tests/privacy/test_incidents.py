@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from customers import services as customer_services
 from customers.models import Customer
+from privacy.audit.models import AuditLogEntry
 from privacy.incidents import rules, services
 from privacy.incidents.models import AffectedCustomer, Incident, IncidentStatus
-from privacy.models import AuditLogEntry
 from tests.conftest import CANARIES, TOLD, customer_data, login, order_data
 
 JST = rules.JAPAN
@@ -150,7 +150,7 @@ def test_more_than_a_thousand_listed_customers_make_the_report_required(manager)
 
 
 def test_erased_customers_are_not_added_with_all_customers(manager, customer, settings, tmp_path):
-    from privacy import erasure
+    from privacy.desks import erasure
 
     settings.BOOKSHOP_ERASURE_LEDGER = str(tmp_path / "erasure-ledger.jsonl")
 

@@ -6,8 +6,9 @@ from django.db import connection
 
 from customers import selectors
 from customers.models import Customer
-from privacy import datakeys, keyring, startup
-from privacy.models import DataKey
+from privacy.ops import startup
+from privacy.vault import datakeys, keyring
+from privacy.vault.models import DataKey
 from tests.customers.test_search import _seed
 
 
@@ -92,7 +93,7 @@ def test_reads_in_another_connection_work_while_rotation_runs(
     seen = []
 
     def reader():
-        from privacy import context
+        from privacy.core import context
 
         try:
             with context.scope():

@@ -8,7 +8,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from privacy import keyring, startup
+from privacy.ops import startup
+from privacy.vault import keyring
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from privacy import accounts
-from privacy.models import AuditLogEntry
+from privacy.audit.models import AuditLogEntry
+from privacy.staff import accounts
 from tests.conftest import PASSWORD, login
 
 

@@ -11,8 +11,10 @@ from django.test.utils import CaptureQueriesContext
 
 from customers import selectors, services
 from customers.models import Customer, SpecialOrder
-from privacy import access, datakeys, prepared
-from privacy.models import AccessGrant
+from privacy.access import grants as access
+from privacy.access.models import AccessGrant
+from privacy.core import prepared
+from privacy.vault import datakeys
 from tests.conftest import CANARIES, order_data
 
 
@@ -104,7 +106,7 @@ def test_datetime_and_date_values_reach_the_query_as_the_orm_prepares_them(clerk
     from django.utils import timezone
 
     from customers.selectors import _reading_checks
-    from privacy import purposes
+    from privacy.consent import purposes
 
     now = timezone.now()
     assert [bool(due) for _rules, due in _reading_checks(user_id=clerk.pk, now=now)] == [False]

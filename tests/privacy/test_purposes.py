@@ -4,8 +4,8 @@ from django.test import Client
 
 from customers import services
 from customers.models import Customer, SpecialOrder
-from privacy import purposes
-from privacy.models import NoticeRecord, PurposeSuspension
+from privacy.consent import purposes
+from privacy.consent.models import NoticeRecord, PurposeSuspension
 from tests.conftest import TOLD, customer_data, login, order_data
 
 
@@ -114,7 +114,7 @@ def test_a_use_outside_the_notified_purposes_is_refused(customer):
 def test_a_new_purpose_lists_earlier_customers_for_re_notice(client, manager, clerk, customer):
     boss = login(Client(), manager)
     current = purposes.current_notice()
-    from privacy.forms import purposes_as_text
+    from privacy.views.forms import purposes_as_text
 
     text = (
         purposes_as_text(current.purposes)

@@ -2,7 +2,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers import services
-from privacy.models import AuditLogEntry
+from privacy.audit.models import AuditLogEntry
 from tests.conftest import TOLD, customer_data, login, order_data
 
 

@@ -7,8 +7,9 @@ from django.db import models
 from django.test import Client
 from django.utils import timezone
 
-from privacy import requests
-from privacy.models import AuditLogEntry, DataRequest, RequestStatus
+from privacy.audit.models import AuditLogEntry
+from privacy.desks import requests
+from privacy.desks.models import DataRequest, RequestStatus
 from tests.conftest import CANARIES, login
 
 FORM = {

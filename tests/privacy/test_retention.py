@@ -16,9 +16,12 @@ from django.utils import timezone
 
 from customers import services
 from customers.models import Customer, SpecialOrder
-from privacy import access, erasure, requests, retention
+from privacy.access import grants as access
+from privacy.audit.models import AuditLogEntry
+from privacy.desks import erasure, requests, retention
+from privacy.desks.models import RetentionBatch
 from privacy.incidents import services as incident_services
-from privacy.models import AuditLogEntry, DataKey, RetentionBatch
+from privacy.vault.models import DataKey
 from tests.conftest import (
     CANARIES,
     ORDER_CANARIES,

@@ -14,8 +14,14 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from customers import services
-from privacy import access, context, disclosure, erasure, third_party
-from privacy.models import AuditLogEntry, DataKey, DataRequest, ThirdPartyProvision
+from privacy.access import grants as access
+from privacy.audit.models import AuditLogEntry
+from privacy.consent import third_party
+from privacy.consent.models import ThirdPartyProvision
+from privacy.core import context
+from privacy.desks import disclosure, erasure
+from privacy.desks.models import DataRequest
+from privacy.vault.models import DataKey
 from tests.conftest import (
     CANARIES,
     PROVISION_CANARIES,

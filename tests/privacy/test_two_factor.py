@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from privacy.models import AuditLogEntry
+from privacy.audit.models import AuditLogEntry
 from tests.conftest import PASSWORD
 
 

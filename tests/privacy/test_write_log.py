@@ -3,8 +3,8 @@ import json
 import pytest
 
 from customers.models import Customer
-from privacy import access
-from privacy.models import AuditLogEntry
+from privacy.access import grants as access
+from privacy.audit.models import AuditLogEntry
 from tests.conftest import CANARIES, ORDER_CANARIES, login
 
 
@@ -122,8 +122,9 @@ def test_rows_inserted_in_bulk_get_the_entries_auditlog_would_write(manager, out
     from auditlog.diff import model_instance_diff
 
     from customers.models import Customer
-    from privacy import audit, datakeys
-    from privacy.models import AccessGrant
+    from privacy.access.models import AccessGrant
+    from privacy.audit import log as audit
+    from privacy.vault import datakeys
     from tests.conftest import customer_data
 
     people = [Customer(**customer_data()), Customer(**customer_data(notes="", email=""))]

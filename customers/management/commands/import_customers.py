@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from customers import importing
-from privacy import context
+from privacy.core import context
 
 
 class Command(BaseCommand):

@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args, customers, seed, if_empty, reset_passwords, **options):
         from django.contrib.auth.models import User
 
-        from privacy import context
+        from privacy.core import context
 
         staff = demo.ensure_staff(reset_passwords=reset_passwords)
         self.stdout.write(self.style.MIGRATE_HEADING("Demo staff accounts (user, role, password):"))

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 import privacy.incidents.models
-import privacy.fields
+import privacy.vault.fields
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('reference', models.CharField(default=privacy.incidents.models._reference, editable=False, max_length=12, unique=True)),
                 ('discovered_at', models.DateTimeField(help_text='When the shop learnt of it (the deadlines count from this day).', verbose_name='found at')),
-                ('summary', privacy.fields.EncryptedTextField(blank=True, editable=True, help_text="What, how, which data. Do not write customers' names here: add them to the affected list.", max_length=4000, multiline=True, null=True, verbose_name='what happened')),
+                ('summary', privacy.vault.fields.EncryptedTextField(blank=True, editable=True, help_text="What, how, which data. Do not write customers' names here: add them to the affected list.", max_length=4000, multiline=True, null=True, verbose_name='what happened')),
                 ('sensitive_data', models.BooleanField(default=False, verbose_name='sensitive data (要配慮個人情報) may be involved')),
                 ('property_damage', models.BooleanField(default=False, help_text='Card numbers, bank accounts with passwords and the like.', verbose_name='the data could cause financial loss if misused')),
                 ('malicious', models.BooleanField(default=False, help_text='Unauthorized access, theft, a staff member taking data out.', verbose_name='it may have been done on purpose (不正の目的)')),

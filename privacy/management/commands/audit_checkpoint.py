@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from privacy import checkpoints
+from privacy.audit import checkpoints
 
 
 class Command(BaseCommand):

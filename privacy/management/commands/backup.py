@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from privacy import backup
+from privacy.ops import backup
 
 
 class Command(BaseCommand):

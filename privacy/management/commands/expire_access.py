@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from privacy import access, context
+from privacy.access import grants as access
+from privacy.core import context
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.db.models import Count
 
-from privacy import keyring
+from privacy.vault import keyring
 
 
 class Command(BaseCommand):
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             ring = keyring.load()
         except keyring.KeyringError as exc:
             raise CommandError(str(exc)) from None
-        from privacy.models import DataKey
+        from privacy.vault.models import DataKey
 
         try:
             counts = dict(
@@ -84,7 +84,8 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def handle_rotate(self, batch, limit, **options):
-        from privacy import context, rotation
+        from privacy.core import context
+        from privacy.ops import rotation
 
         with context.scope():
             result = rotation.rotate(batch=batch, limit=limit, progress=self._progress)
@@ -98,7 +99,8 @@ class Command(BaseCommand):
             self.stdout.write("Run `keys rotate` again to finish.")
 
     def handle_retire(self, kek_id, **options):
-        from privacy import context, rotation
+        from privacy.core import context
+        from privacy.ops import rotation
 
         try:
             with context.scope():
@@ -108,7 +110,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Key {kek_id} retired.")
 
     def handle_reindex(self, new_index_key, **options):
-        from privacy import context, rotation
+        from privacy.core import context
+        from privacy.ops import rotation
 
         with context.scope():
             count = rotation.reindex(new_index_key=new_index_key, progress=self._progress)

@@ -3,8 +3,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy import context, retention
-from privacy.models import RetentionBatch
+from privacy.core import context
+from privacy.desks import retention
+from privacy.desks.models import RetentionBatch
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from privacy import audit_chain, checkpoints
-from privacy.models import AuditVerification
+from privacy.audit import chain as audit_chain
+from privacy.audit import checkpoints
+from privacy.audit.models import AuditVerification
 
 
 class Command(BaseCommand):

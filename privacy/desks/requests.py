@@ -1,0 +1,237 @@
+"""Customers' requests about their data, and complaints: intake, identity check, work,
+a second person's approval, and deadlines. Every step is one guarded transition."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from privacy.audit import log as audit
+from privacy.audit.models import AuditLogEntry
+from privacy.desks.models import DataRequest, RequestKind, RequestStatus
+
+S = RequestStatus
+
+
+class RequestError(Exception):
+    """A refused step; the message is shown to the staff member."""
+
+
+TRANSITIONS = {
+    S.RECEIVED: {S.IDENTITY_VERIFIED, S.AWAITING_APPROVAL},
+    S.IDENTITY_VERIFIED: {S.IN_PROGRESS, S.AWAITING_APPROVAL},
+    S.IN_PROGRESS: {S.AWAITING_APPROVAL},
+    S.AWAITING_APPROVAL: {S.COMPLETED, S.REJECTED, S.IN_PROGRESS},
+    S.COMPLETED: set(),
+    S.REJECTED: set(),
+}
+WRONG_STEP = gettext_lazy("This request is “%(current)s”; that step is not possible now.")
+
+
+def _due(received_at) -> object:
+    return timezone.localdate(received_at) + timedelta(days=settings.BOOKSHOP_REQUEST_DUE_DAYS)
+
+
+def received_recently_from(address: str | None) -> int:
+    """How many public-form submissions this address made in the last hour (from the
+    audit log, so no address is kept with the request itself)."""
+    if not address:
+        return 0
+    return AuditLogEntry.objects.filter(
+        event="privacy.request.received_web",
+        remote_addr=address,
+        timestamp__gte=timezone.now() - timedelta(hours=1),
+    ).count()
+
+
+@transaction.atomic
+def intake(
+    *, kind: str, channel: str, name: str, contact: str, details: str, by=None
+) -> DataRequest:
+    """Record a request or complaint. Nothing here looks the person up: the answer is the
+    same whether or not they are a customer."""
+    now = timezone.now()
+    request = DataRequest(
+        kind=kind,
+        channel=channel,
+        requester_name=name,
+        requester_contact=contact,
+        details=details,
+        received_at=now,
+        received_by=by,
+        due_date=_due(now),
+    )
+    request.full_clean()
+    request.save()
+    event = "privacy.request.received_web" if channel == "web" else "privacy.request.received"
+    audit.record(event, target=request, actor=by, data={"kind": kind})
+    return request
+
+
+def _step(request_id, *, to: str, by, event: str, **changes) -> DataRequest:
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    if to not in TRANSITIONS[request.status]:
+        raise RequestError(WRONG_STEP % {"current": request.get_status_display()})
+    request.status = to
+    for name, value in changes.items():
+        setattr(request, name, value)
+    request.save()
+    audit.record(event, target=request, actor=by, data={"status": to})
+    return request
+
+
+@transaction.atomic
+def verify_identity(*, request_id, method: str, customer=None, by) -> DataRequest:
+    """Record how the person proved who they are (the method, never the document)."""
+    return _step(
+        request_id,
+        to=S.IDENTITY_VERIFIED,
+        by=by,
+        event="privacy.request.identity_verified",
+        identity_method=method,
+        identity_checked_by=by,
+        identity_checked_at=timezone.now(),
+        customer=customer,
+        owner=by,
+    )
+
+
+@transaction.atomic
+def start_work(*, request_id, by) -> DataRequest:
+    return _step(request_id, to=S.IN_PROGRESS, by=by, event="privacy.request.started", owner=by)
+
+
+@transaction.atomic
+def propose(*, request_id, outcome: str, reply: str, by) -> DataRequest:
+    """Hand the finished work to a second person: complete it, or reject it with the reason
+    the person will be told."""
+    if outcome not in ("complete", "reject"):
+        raise RequestError(_("Choose to complete or to reject the request."))
+    if not reply.strip():
+        raise RequestError(
+            _("Write the reason the person will be told.")
+            if outcome == "reject"
+            else _("Write the reply the person will be given.")
+        )
+    request = DataRequest.objects.get(pk=request_id)
+    if (
+        outcome == "complete"
+        and request.kind != RequestKind.COMPLAINT
+        and not request.identity_method
+    ):
+        raise RequestError(_("Check the person's identity before completing the request."))
+    return _step(
+        request_id,
+        to=S.AWAITING_APPROVAL,
+        by=by,
+        event="privacy.request.proposed",
+        proposed_outcome=outcome,
+        proposed_by=by,
+        reply=reply.strip(),
+    )
+
+
+@transaction.atomic
+def approve(*, request_id, by) -> DataRequest:
+    """The second person approves the proposed outcome. The proposer cannot approve it."""
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    if request.proposed_by_id == by.pk:
+        raise RequestError(_("A second staff member must approve this; you proposed it."))
+    target = S.COMPLETED if request.proposed_outcome == "complete" else S.REJECTED
+    if target == S.COMPLETED and request.kind == RequestKind.ERASURE:
+        from privacy.desks import erasure
+
+        try:
+            erasure.erase_customer(request.customer, by=by)
+        except erasure.ErasureRefused as refused:
+            raise RequestError(str(refused)) from None
+    approved = _step(
+        request_id,
+        to=target,
+        by=by,
+        event="privacy.request.approved",
+        decided_by=by,
+        decided_at=timezone.now(),
+    )
+    approved.release_token = None
+    if target == S.COMPLETED and request.kind == RequestKind.DISCLOSURE:
+        from privacy.desks import disclosure
+
+        approved.release_token = disclosure.release(approved, by=by)
+    return approved
+
+
+@transaction.atomic
+def suspend(*, request_id, purpose_codes: list[str], by) -> DataRequest:
+    """Stop the chosen uses of the linked customer's data (利用停止), everywhere at once."""
+    from privacy.consent.models import PurposeSuspension
+
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    if request.customer_id is None:
+        raise RequestError(_("Link the customer (their reference) at the identity check first."))
+    if not purpose_codes:
+        raise RequestError(_("Choose at least one use to stop."))
+    for code in purpose_codes:
+        PurposeSuspension.objects.get_or_create(
+            customer=request.customer, purpose=code, lifted_at=None, defaults={"recorded_by": by}
+        )
+    audit.record(
+        "privacy.purposes.suspended",
+        target=request.customer,
+        actor=by,
+        data={"purposes": purpose_codes},
+    )
+    return request
+
+
+@transaction.atomic
+def send_back(*, request_id, by) -> DataRequest:
+    """The second person does not agree: the work goes back in progress."""
+    return _step(
+        request_id, to=S.IN_PROGRESS, by=by, event="privacy.request.sent_back", proposed_by=None
+    )
+
+
+@transaction.atomic
+def extend(*, request_id, days: int, reason: str, by) -> DataRequest:
+    """Move the due date; a reason is required, and it is kept."""
+    if not reason.strip():
+        raise RequestError(_("Give a reason for the extension."))
+    if not 1 <= days <= 60:
+        raise RequestError(_("Extend by 1 to 60 days."))
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    if not request.is_open:
+        raise RequestError(WRONG_STEP % {"current": request.get_status_display()})
+    request.due_date = request.due_date + timedelta(days=days)
+    request.extension_reason = reason.strip()
+    request.save()
+    audit.record("privacy.request.extended", target=request, actor=by, data={"days": days})
+    return request
+
+
+def board():
+    """Open requests and complaints by due date: the overdue ones come first."""
+    return (
+        DataRequest.objects.exclude(status__in=[S.COMPLETED, S.REJECTED])
+        .select_related("owner", "customer")
+        .order_by("due_date", "received_at")
+    )
+
+
+@transaction.atomic
+def record_correction(*, request_id, fields: list[str], by) -> DataRequest:
+    """Note which fields were corrected, as the draft reply to the person (names, no values)."""
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    request.reply = (
+        _("Corrected: %(fields)s.") % {"fields": ", ".join(fields)}
+        if fields
+        else _("Nothing needed correcting: the details were already right.")
+    )
+    request.save()
+    audit.record(
+        "privacy.request.corrected", target=request, actor=by, data={"fields": len(fields)}
+    )
+    return request

@@ -1,0 +1,253 @@
+"""Customers' requests and complaints: the public form, intake at the counter, and the
+manager's board and workflow."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from privacy.audit import log as audit
+from privacy.consent import purposes
+from privacy.desks import disclosure, requests
+from privacy.desks.models import DataRequest
+from privacy.staff import roles
+from privacy.views.forms import ExtendForm, IdentityForm, ProposeForm, RequestForm
+from privacy.views.middleware import client_address
+
+
+@never_cache
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def public_request(request):
+    """No login. The answer never depends on whether the person is a customer (nothing is
+    looked up), and one address may send only a few forms an hour."""
+    form = RequestForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if (
+            requests.received_recently_from(client_address(request))
+            >= settings.BOOKSHOP_PUBLIC_FORM_PER_HOUR
+        ):
+            return render(request, "privacy/request_limited.html", status=429)
+        if form.is_valid():
+            received = requests.intake(
+                kind=form.cleaned_data["kind"],
+                channel="web",
+                name=form.cleaned_data["name"],
+                contact=form.cleaned_data["contact"],
+                details=form.cleaned_data["details"],
+            )
+            return render(request, "privacy/request_thanks.html", {"reference": received.reference})
+    return render(request, "privacy/request_public.html", {"form": form})
+
+
+@never_cache
+@roles.role_required(*roles.COUNTER)
+@require_http_methods(["GET", "POST"])
+def counter_request(request):
+    """Any clerk takes a request or complaint at the counter."""
+    form = RequestForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        received = requests.intake(
+            kind=form.cleaned_data["kind"],
+            channel="counter",
+            name=form.cleaned_data["name"],
+            contact=form.cleaned_data["contact"],
+            details=form.cleaned_data["details"],
+            by=request.user,
+        )
+        messages.success(
+            request,
+            _("Request %(ref)s received. Tell the person this reference.")
+            % {"ref": received.reference},
+        )
+        return redirect("customers:board")
+    return render(request, "privacy/request_counter.html", {"form": form})
+
+
+@never_cache
+@roles.role_required(roles.MANAGER)
+def request_board(request):
+    return render(request, "privacy/request_board.html", {"open_requests": requests.board()})
+
+
+def _get(pk) -> DataRequest:
+    found = (
+        DataRequest.objects.select_related(
+            "customer", "owner", "proposed_by", "identity_checked_by"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return found
+
+
+@never_cache
+@roles.role_required(*roles.COUNTER)
+def request_detail(request, pk):
+    """The manager works the request here; another staff member (a clerk, in a shop with one
+    manager) opens it to approve or send back the proposed outcome."""
+    item = _get(pk)
+    audit.record("privacy.request.read", target=item, actor=request.user)
+    return render(
+        request,
+        "privacy/request_detail.html",
+        {
+            "item": item,
+            "identity_form": IdentityForm(),
+            "propose_form": ProposeForm(),
+            "extend_form": ExtendForm(),
+            "may_approve": item.proposed_by_id not in (None, request.user.pk),
+            "notice": purposes.current_notice(),
+            "is_manager": roles.has_role(request.user, roles.MANAGER),
+        },
+    )
+
+
+@roles.role_required(*roles.COUNTER)
+@require_POST
+def request_action(request, pk, action):
+    item = _get(pk)
+    if action not in ("approve", "send_back") and not roles.has_role(request.user, roles.MANAGER):
+        raise PermissionDenied
+    try:
+        if action == "verify":
+            form = IdentityForm(request.POST)
+            if not form.is_valid():
+                raise requests.RequestError(
+                    " ".join(e for errors in form.errors.values() for e in errors)
+                )
+            requests.verify_identity(
+                request_id=item.pk,
+                method=form.cleaned_data["method"],
+                customer=form.cleaned_data["customer_reference"],
+                by=request.user,
+            )
+        elif action == "start":
+            requests.start_work(request_id=item.pk, by=request.user)
+        elif action == "propose":
+            form = ProposeForm(request.POST)
+            if not form.is_valid():
+                raise requests.RequestError(_("Choose the outcome and write the reply or reason."))
+            requests.propose(
+                request_id=item.pk,
+                outcome=form.cleaned_data["outcome"],
+                reply=form.cleaned_data["reply"],
+                by=request.user,
+            )
+        elif action == "approve":
+            approved = requests.approve(request_id=item.pk, by=request.user)
+            if approved.release_token:
+                link = request.build_absolute_uri(
+                    reverse("disclosure_download", args=[approved.release_token])
+                )
+                messages.warning(
+                    request,
+                    _("Disclosure released. One-time link, shown only now: %(link)s")
+                    % {"link": link},
+                )
+        elif action == "suspend":
+            codes = [code for code in request.POST.getlist("purposes") if code]
+            requests.suspend(request_id=item.pk, purpose_codes=codes, by=request.user)
+        elif action == "send_back":
+            requests.send_back(request_id=item.pk, by=request.user)
+        elif action == "extend":
+            form = ExtendForm(request.POST)
+            if not form.is_valid():
+                raise requests.RequestError(
+                    _("Give the number of days and a reason for the extension.")
+                )
+            requests.extend(
+                request_id=item.pk,
+                days=form.cleaned_data["days"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+            )
+        else:
+            raise Http404
+    except requests.RequestError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Request %(ref)s updated.") % {"ref": item.reference})
+    return redirect("privacy:request_detail", pk=item.pk)
+
+
+@never_cache
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def disclosure_download(request, token):
+    """The one-time link. GET only shows a button (so that a link preview cannot use it up);
+    POST hands out the package once and logs it."""
+    from django.db import transaction
+    from django.http import HttpResponse
+
+    if request.method == "GET":
+        return render(request, "privacy/disclosure_download.html", {"token": token})
+    with transaction.atomic():
+        found = disclosure.redeem(token)
+        if found is None or found.request.customer is None:
+            return render(request, "privacy/disclosure_download.html", {"gone": True}, status=410)
+        customer = found.request.customer
+        package = disclosure.build(customer)
+        audit.record_reads(
+            [customer],
+            actor=None,
+            purpose="disclosure",
+            fields=["all"],
+            event="privacy.disclosure.read",
+        )
+        audit.record("privacy.disclosure.downloaded", target=found.request)
+    response = HttpResponse(disclosure.as_zip(package), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="disclosure-{customer.reference}.zip"'
+    return response
+
+
+@never_cache
+@roles.role_required(roles.MANAGER)
+@require_http_methods(["GET", "POST"])
+def request_correct(request, pk):
+    """Correction (訂正等): the fields named in the request, old value beside the new one.
+    The result goes into the reply; the audit log names the fields, never the values."""
+    from customers import services
+    from customers.forms import CustomerForm
+
+    item = _get(pk)
+    if item.kind != "correction" or item.customer is None or item.status != "in_progress":
+        raise Http404
+    customer = item.customer
+    form = CustomerForm(request.POST if request.method == "POST" else None, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        changed = list(form.changed_data)
+        try:
+            services.customer_update(
+                actor=request.user,
+                customer_id=customer.pk,
+                data={name: form.cleaned_data[name] for name in changed},
+                expected_version=int(request.POST.get("version", -1) or -1),
+            )
+        except (services.StaleEdit, ValueError) as error:
+            form.add_error(None, str(error))
+        else:
+            requests.record_correction(
+                request_id=item.pk,
+                fields=[str(form.fields[n].label) for n in changed],
+                by=request.user,
+            )
+            messages.success(request, _("Correction saved; the reply lists the fields corrected."))
+            return redirect("privacy:request_detail", pk=item.pk)
+    audit.record_reads(
+        [customer], actor=request.user, purpose="correction", fields=list(form.fields)
+    )
+    rows = [(form[name], getattr(customer, name)) for name in form.fields]
+    return render(
+        request,
+        "privacy/request_correct.html",
+        {"item": item, "form": form, "rows": rows, "version": customer.version},
+    )
