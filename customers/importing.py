@@ -41,13 +41,14 @@ from django.utils.translation import gettext as _
 
 from customers.forms import CustomerForm
 from customers.models import Customer
+from privacy.access import decisions
 from privacy.access import grants as access
 from privacy.access.models import GrantKind
 from privacy.audit import log as audit
 from privacy.core import context
 from privacy.desks import retention
 from privacy.staff import roles
-from privacy.vault import datakeys, normalize
+from privacy.vault import blind_index, datakeys, normalize
 
 FORM_FIELDS = tuple(CustomerForm.Meta.fields)
 # One column holding both names, split at the first space.
@@ -527,6 +528,14 @@ def check_row(
     return None, report
 
 
+# The fields that say two rows are the same person, each with its normalizer.
+_PERSON_KEY = {
+    "phone": normalize.phone,
+    "family_name_kana": normalize.kana,
+    "given_name_kana": normalize.kana,
+}
+
+
 def _person_key(customer: Customer) -> tuple[str, str, str]:
     return (
         normalize.phone(customer.phone or ""),
@@ -539,7 +548,8 @@ def _existing_people(accepted, *, actor) -> dict:
     """Existing customers who are the same person as an accepted row, by person key. Only
     the candidates sharing a phone index are decrypted; the matches' reads are logged."""
     phone_index = Customer._meta.get_field("phone_bidx")
-    wanted_phones = {normalize.phone(c.phone) for _line, c in accepted}
+    wanted = {_person_key(c) for _line, c in accepted}
+    wanted_phones = {key[0] for key in wanted}
     indexes = sorted({phone_index.value_for(phone) for phone in wanted_phones})
     found = {}
     for start in range(0, len(indexes), 500):
@@ -549,19 +559,16 @@ def _existing_people(accepted, *, actor) -> dict:
             )
         )
         datakeys.preload(c.pk for c in candidates)
-        for candidate in candidates:
-            if normalize.phone(candidate.phone or "") in wanted_phones:
-                found.setdefault(_person_key(candidate), candidate)
-    wanted = {_person_key(c) for _line, c in accepted}
-    matches = {key: c for key, c in found.items() if key in wanted}
-    if matches:
-        audit.record_reads(
-            matches.values(),
-            actor=actor,
+        for key, candidate in blind_index.keyed(candidates, _PERSON_KEY, wanted):
+            found.setdefault(key, candidate)
+    if found:
+        decisions.decide(
+            actor,
+            list(found.values()),
             purpose="customer_import",
-            fields=["phone", "family_name_kana", "given_name_kana"],
+            fields=list(_PERSON_KEY),
         )
-    return matches
+    return found
 
 
 # --- The report -------------------------------------------------------------------------------

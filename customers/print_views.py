@@ -35,7 +35,7 @@ def print_pickup_list(request):
 @counter_only
 @require_POST
 def print_order_slip(request, pk):
-    order = selectors.get_order_for_user(request.user, pk)
+    order = selectors.get_order_for_user(request.user, pk, fields=["status"])
     try:
         job = printing.print_order_slip(actor=request.user, order=order)
     except printing.PrintRefused as refused:

@@ -1,9 +1,9 @@
 """Printed lists: the pickup list and the order slip.
 
-Printing is a write: it creates a ``PrintJob`` with its own print id, logs one read per
-customer on the sheet and a print event, all in one transaction. The page that is printed
-belongs to that job: only its printer (or a manager, tracing a sheet) may open it, and each
-look after the printer's first one is logged as a read again."""
+Printing is a write: it creates a ``PrintJob`` with its own print id and a print event, in
+one transaction. The page that is printed belongs to that job: only its printer (or a
+manager, tracing a sheet) may open it, and each look passes the gate with its own read
+entries: the printer's first as the print itself, every later one as a reopening."""
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from customers import selectors
 from customers.models import OrderStatus, PrintJob, PrintKind, SpecialOrder
+from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.consent import purposes
 from privacy.staff import roles
@@ -44,14 +45,12 @@ class PrintRefused(Exception):
 def pickup_orders(user) -> list[SpecialOrder]:
     """Orders that arrived (told or not) and wait for pickup, among the customers this user
     may see, and never more."""
-    orders = list(
+    return list(
         selectors.visible_orders(user)
         .filter(status__in=PICKUP_STATUSES)
         .select_related("customer")
         .order_by("arrived_at", "requested_at")
     )
-    datakeys.preload({o.customer_id for o in orders})
-    return orders
 
 
 @transaction.atomic
@@ -77,9 +76,6 @@ def _create(actor, kind, orders) -> PrintJob:
     customers = list({o.customer_id: o.customer for o in orders}.values())
     job = PrintJob.objects.create(kind=kind, printed_by=actor, count=len(customers))
     job.orders.set(orders)
-    audit.record_reads(
-        customers, actor=actor, purpose=f"print_{kind}", fields=FIELDS[kind], event=READ_EVENT
-    )
     audit.record(
         "customers.print.created",
         target=job,
@@ -107,7 +103,6 @@ def open_job(*, user, job_id) -> tuple[PrintJob, list[SpecialOrder], bool]:
         .select_related("customer")
         .order_by("arrived_at", "requested_at")
     )
-    datakeys.preload({o.customer_id for o in orders})
     first_look = (
         job.printed_by_id == user.pk
         and PrintJob.objects.filter(pk=job.pk, first_opened_at__isnull=True).update(
@@ -115,14 +110,16 @@ def open_job(*, user, job_id) -> tuple[PrintJob, list[SpecialOrder], bool]:
         )
         == 1
     )
+    datakeys.preload({o.customer_id for o in orders})
+    decisions.decide(
+        user,
+        orders,
+        purpose=f"print_{job.kind}" if first_look else "print_reopened",
+        fields=FIELDS[job.kind],
+        subject="customer_id",
+        event=READ_EVENT,
+    )
     if not first_look:
-        audit.record_reads(
-            [o.customer for o in orders],
-            actor=user,
-            purpose="print_reopened",
-            fields=FIELDS[job.kind],
-            event=READ_EVENT,
-        )
         audit.record(
             "customers.print.reopened",
             target=job,

@@ -8,60 +8,33 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 
 from customers.models import OPEN_STATUSES, Customer, SpecialOrder
+from privacy.access import decisions
 from privacy.access import grants as access
-from privacy.access import hours
 from privacy.audit import chain as audit_chain
 from privacy.consent import purposes, third_party
 from privacy.consent.models import NoticeRecord, ThirdPartyProvision
 from privacy.core.prepared import prepared
-from privacy.staff import accounts, roles
+from privacy.staff import roles
 from privacy.vault import blind_index, datakeys, normalize
-
-
-@prepared(user_id=int, now=datetime.datetime)
-def _reading_checks(user_id, now):
-    """Both questions asked before any read, in one query: do the latest handling rules
-    wait for this user, has any grant fallen due."""
-    return (
-        User.objects.filter(pk=user_id)
-        .annotate(rules_pending=accounts.rules_pending(user_id), grant_due=access.grant_due(now))
-        .values_list("rules_pending", "grant_due")
-    )
-
-
-def _before_reading(user) -> None:
-    """Refused outside business hours or before the handling rules are acknowledged; then
-    grants that fell due are ended, so none of them shows anything."""
-    hours.ensure_open()
-    now = timezone.now()
-    found = _reading_checks(user_id=user.pk, now=now) if user.pk is not None else []
-    if not found:  # not a saved user: ask as the services do
-        accounts.ensure_acknowledged(user)
-        access.expire_due(now)
-        return
-    rules_pending, grant_due = found[0]
-    if rules_pending:
-        raise accounts.RulesNotAcknowledged
-    access.expire_due(now, any_due=bool(grant_due))  # None: no grant has an end
+from privacy.vault.fields import encrypted_field_names
 
 
 def visible_customers(user):
-    """Every read of customer data starts here: the checks of ``_before_reading``, then
-    only granted customers are selected."""
-    _before_reading(user)
+    """Customers this user may see, as a query (after the checks every read makes). Rows
+    read from it still pass ``decisions.decide`` before their data shows."""
+    decisions.before_reading(user)
     return access.visible_customers(user)
 
 
 def visible_orders(user):
     """Orders of visible customers, after the same checks as visible_customers."""
-    _before_reading(user)
-    return access.visible_orders(user)
+    decisions.before_reading(user)
+    return access.visible_related(user, SpecialOrder.objects.all())
 
 
 def _uuid_or_404(pk) -> uuid.UUID:
@@ -82,15 +55,15 @@ def _customer(user_id, pk):
     return _visible_customer(user_id, pk)[:1]
 
 
-def get_customer_for_user(user, pk) -> Customer:
-    """The customer, if this user may see them; 404 otherwise (never 403: a hidden customer
-    does not exist for this user)."""
-    _before_reading(user)
-    found = _customer(user_id=user.pk, pk=_uuid_or_404(pk)) if access.may_see_any(user) else []
+def get_customer_for_user(user, pk, *, purpose: str, fields: list[str]) -> Customer:
+    """The customer, if this user may see them for ``purpose`` (the read of ``fields``
+    logged); 404 otherwise (never 403: a hidden customer does not exist for this user)."""
+    decisions.check_actor(user, purpose)
+    found = _customer(user_id=user.pk, pk=_uuid_or_404(pk))
     if not found:
         raise Http404
     datakeys.adopt_keys(found)
-    return found[0]
+    return decisions.decide(user, found, purpose=purpose, fields=fields, checked=True)[0]
 
 
 @prepared(user_id=int, pk=uuid.UUID, today=datetime.date)
@@ -120,19 +93,25 @@ def customer_page(user, pk) -> CustomerPage:
     otherwise). Suspensions and provision records are rare: they are asked for only when
     the customer's row says they exist, and the notice in force only when the customer
     was told under another one."""
-    _before_reading(user)
+    decisions.check_actor(user, "customer_record")
     today = timezone.localdate()
-    found = (
-        _customer_with_page_facts(user_id=user.pk, pk=_uuid_or_404(pk), today=today)
-        if access.may_see_any(user)
-        else []
-    )
+    found = _customer_with_page_facts(user_id=user.pk, pk=_uuid_or_404(pk), today=today)
     if not found:
         raise Http404
     datakeys.adopt_keys(found)
     audit_chain.adopt_head(found)
     customer = found[0]
     facts = customer.__dict__
+    decisions.decide(user, found, purpose="customer_record", fields=DETAIL_FIELDS, checked=True)
+    provisions = []
+    if facts.pop("_provisions"):
+        provisions = decisions.decide(
+            user,
+            third_party.for_customer(customer),
+            purpose="customer_record",
+            fields=["subject_name", *third_party.FIELDS],
+            checked=True,
+        )
     notices = purposes.notice_records(customer)
     return CustomerPage(
         customer=customer,
@@ -140,40 +119,49 @@ def customer_page(user, pk) -> CustomerPage:
         grants=access.active_grant_list(customer),
         notices=notices,
         suspended=purposes.suspended_purposes(customer) if facts.pop("_suspensions") else set(),
-        provisions=third_party.for_customer(customer) if facts.pop("_provisions") else [],
+        provisions=provisions,
         needs_notice=purposes.needs_notice(
             customer, records=notices, in_force_id=facts.pop("_notice_in_force")
         ),
     )
 
 
+def _orders_visible_to(user_id):
+    return access.related_visible_to(user_id, SpecialOrder.objects.all())
+
+
 @prepared(user_id=int, pk=uuid.UUID)
 def _order(user_id, pk):
-    return access.orders_visible_to(user_id).filter(pk=pk).select_related("customer")[:1]
+    return _orders_visible_to(user_id).filter(pk=pk).select_related("customer")[:1]
 
 
-def get_order_for_user(user, pk) -> SpecialOrder:
-    _before_reading(user)
-    found = _order(user_id=user.pk, pk=_uuid_or_404(pk)) if access.may_see_any(user) else []
+def get_order_for_user(user, pk, *, purpose: str = "order_desk", fields=()) -> SpecialOrder:
+    """The order, if this user may see its customer; 404 otherwise. The status services
+    that follow read it (auditlog's diff compares its fields), so its read is decided."""
+    decisions.check_actor(user, purpose)
+    found = _order(user_id=user.pk, pk=_uuid_or_404(pk))
     if not found:
         raise Http404
-    return found[0]
+    return decisions.decide(
+        user, found, purpose=purpose, fields=list(fields), subject="customer_id", checked=True
+    )[0]
 
 
 def find_customers(
     user, *, phone: str = "", family_name_kana: str = "", last4: str = ""
 ) -> list[Customer]:
     """Exact search by phone, or by family-name kana plus the phone's last four digits, among
-    the customers this user may see.
+    the customers this user may see; the matches' read of MATCH_FIELDS is logged.
 
     The blind indexes select a few candidates in the database, with their data keys, in one
-    query; only those are decrypted and compared exactly. No partial or fuzzy match exists
-    over encrypted data.
+    query; the vault compares them exactly, and only the matches are shown. No partial or
+    fuzzy match exists over encrypted data.
     """
-    _before_reading(user)
-    if not access.may_see_any(user):
-        return []
-    return _exact_matches(user.pk, phone, family_name_kana, last4)
+    decisions.check_actor(user, "customer_lookup")
+    matches = _exact_matches(user.pk, phone, family_name_kana, last4)
+    return decisions.decide(
+        user, matches, purpose="customer_lookup", fields=MATCH_FIELDS, checked=True
+    )
 
 
 def find_any_customer(
@@ -183,7 +171,7 @@ def find_any_customer(
     customers' requests about records nobody is granted. The caller shows references only."""
     if not roles.has_role(manager, roles.MANAGER):
         raise PermissionDenied
-    hours.ensure_open()
+    decisions.check_actor(manager, "request_correction")
     return _exact_matches(None, phone, family_name_kana, last4)
 
 
@@ -242,16 +230,21 @@ def _exact_matches(user_id, phone, family_name_kana, last4) -> list[Customer]:
             candidates = _visible_by_kana(user_id=user_id, kana=kana, last4=digits)
     datakeys.adopt_keys(candidates)
     if phone:
-        wanted = normalize.phone(phone)
-        return [c for c in candidates if normalize.phone(c.phone) == wanted]
-    wanted_kana, wanted_last4 = normalize.kana(family_name_kana), normalize.phone_last4(last4)
-    return [
-        c
-        for c in candidates
-        if normalize.kana(c.family_name_kana) == wanted_kana
-        and normalize.phone_last4(c.phone) == wanted_last4
-    ]
+        return blind_index.exact(candidates, {"phone": (normalize.phone, normalize.phone(phone))})
+    return blind_index.exact(
+        candidates,
+        {
+            "family_name_kana": (normalize.kana, normalize.kana(family_name_kana)),
+            "phone": (normalize.phone_last4, normalize.phone_last4(last4)),
+        },
+    )
 
+
+# What each page shows, named in its read entries.
+MATCH_FIELDS = ["family_name", "given_name", "family_name_kana", "given_name_kana", "phone"]
+DETAIL_FIELDS = [*encrypted_field_names(Customer), "orders"]
+SHIPMENT_FIELDS = ["family_name", "given_name", "phone", "title", "isbn"]
+BOARD_FIELDS = ["family_name", "given_name", "phone", "title", "isbn"]
 
 # What the board's cards show or post back (customers/board.html, _order_actions.html).
 BOARD_COLUMNS = (
@@ -270,7 +263,7 @@ BOARD_COLUMNS = (
 
 @prepared(user_id=int)
 def _board_orders(user_id):
-    orders = access.orders_visible_to(user_id).filter(status__in=OPEN_STATUSES)
+    orders = _orders_visible_to(user_id).filter(status__in=OPEN_STATUSES)
     orders = datakeys.with_keys(
         orders.select_related("customer").only(*BOARD_COLUMNS).order_by("requested_at"),
         subject="customer_id",
@@ -281,10 +274,18 @@ def _board_orders(user_id):
 def order_board(user) -> dict[str, list[SpecialOrder]]:
     """Open orders the user may see, grouped by status, oldest first. Only the columns the
     board shows are loaded (BOARD_COLUMNS): the others stay in the database, unread."""
-    _before_reading(user)
-    orders = _board_orders(user_id=user.pk) if access.may_see_any(user) else []
+    decisions.check_actor(user, "order_desk")
+    orders = _board_orders(user_id=user.pk)
     datakeys.adopt_keys(orders, subject="customer_id")
     audit_chain.adopt_head(orders)
+    decisions.decide(
+        user,
+        orders,
+        purpose="order_desk",
+        fields=BOARD_FIELDS,
+        subject="customer_id",
+        checked=True,
+    )
     board = {status: [] for status in OPEN_STATUSES}
     for order in orders:
         board[order.status].append(order)
@@ -293,15 +294,18 @@ def order_board(user) -> dict[str, list[SpecialOrder]]:
 
 def orders_for_isbn(user, isbn: str) -> list[SpecialOrder]:
     """Open orders for one book (shipment receiving), via the ISBN blind index."""
+    decisions.check_actor(user, "shipment")
     candidates = list(
-        visible_orders(user)
+        _orders_visible_to(user.pk)
         .filter(status__in=OPEN_STATUSES, **blind_index.lookup(SpecialOrder, "isbn_bidx", isbn))
         .select_related("customer")
         .order_by("requested_at")
     )
     datakeys.preload({o.customer_id for o in candidates})
-    wanted = normalize.isbn(isbn)
-    return [o for o in candidates if normalize.isbn(o.isbn or "") == wanted]
+    found = blind_index.exact(candidates, {"isbn": (normalize.isbn, normalize.isbn(isbn))})
+    return decisions.decide(
+        user, found, purpose="shipment", fields=SHIPMENT_FIELDS, subject="customer_id", checked=True
+    )
 
 
 @prepared(customer_id=uuid.UUID)

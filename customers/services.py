@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.models import OPEN_STATUSES, ContactChannel, Customer, OrderStatus, SpecialOrder
+from privacy.access import decisions
 from privacy.access import grants as access
 from privacy.audit import log as audit
 from privacy.consent import purposes
@@ -106,6 +107,9 @@ def order_create_with_customer(
 
 def _transition(order_id, *, actor, target: str, expected_version=None, **changes) -> SpecialOrder:
     order = SpecialOrder.objects.select_for_update().select_related("customer").get(pk=order_id)
+    decisions.decide(
+        actor, [order], purpose="order_desk", fields=["status", *changes], subject="customer_id"
+    )
     if expected_version is not None and expected_version != order.version:
         raise OrderError(STALE)
     if target not in TRANSITIONS[order.status]:
@@ -169,7 +173,7 @@ def order_notify(*, actor, order_id, channel: str, expected_version=None) -> Spe
     if channel == ContactChannel.EMAIL:
         if not order.customer.email:
             raise OrderError(_("This customer has no email address on record."))
-        transaction.on_commit(lambda: send_arrival_notice(order_id=order.pk))
+        transaction.on_commit(lambda: send_arrival_notice(order_id=order.pk, actor=actor))
     return order
 
 
@@ -196,10 +200,14 @@ def order_cancel(*, actor, order_id, reason: str, expected_version=None) -> Spec
 
 
 @transaction.atomic
-def customer_update(*, actor, customer_id, data: dict, expected_version: int) -> Customer:
+def customer_update(
+    *, actor, customer_id, data: dict, expected_version: int, purpose: str = "correction"
+) -> Customer:
     """Correct a customer's details. Refused if someone saved the customer after the form
-    was opened (optimistic locking): nothing is overwritten silently."""
+    was opened (optimistic locking): nothing is overwritten silently. ``purpose``:
+    ``request_correction`` when the manager corrects on a customer's request."""
     customer = Customer.objects.select_for_update().get(pk=customer_id)
+    decisions.decide(actor, [customer], purpose=purpose, fields=list(data))
     if customer.version != expected_version:
         raise StaleEdit(STALE)
     for name, value in data.items():
@@ -210,10 +218,18 @@ def customer_update(*, actor, customer_id, data: dict, expected_version: int) ->
     return customer
 
 
-def send_arrival_notice(*, order_id) -> None:
+def send_arrival_notice(*, order_id, actor) -> None:
     """Send the arrival notice to the customer's stored address: one recipient, no CC or BCC,
-    the text from a template. Nobody can type an address here."""
+    the text from a template. Nobody can type an address here. It runs after the commit, as
+    the clerk who marked the order, through the gate (purpose ``arrival_notice``)."""
     order = SpecialOrder.objects.select_related("customer").get(pk=order_id)
+    decisions.decide(
+        actor,
+        [order],
+        purpose="arrival_notice",
+        fields=["family_name", "given_name", "email", "title"],
+        subject="customer_id",
+    )
     customer = order.customer
     with translation.override("ja"):
         body = render_to_string(
@@ -234,7 +250,7 @@ def new_release_mail(*, actor, customer_id, subject: str, body: str) -> None:
     """Send news of a new release to one customer: only to a customer who said yes to it
     and has not asked us to stop."""
     customer = Customer.objects.get(pk=customer_id)
-    purposes.check(customer, purposes.NEW_RELEASE_INFO)
+    decisions.decide(actor, [customer], purpose="new_release_info", fields=["email"])
     if not customer.email:
         raise OrderError(_("This customer has no email address on record."))
     EmailMessage(subject=subject, body=body, to=[customer.email]).send(fail_silently=False)

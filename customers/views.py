@@ -20,19 +20,13 @@ from customers.forms import (
     OrderForm,
     ShipmentForm,
 )
-from customers.models import Customer, OrderStatus
-from privacy.audit import log as audit
+from customers.models import OrderStatus
 from privacy.consent import purposes
 from privacy.desks import approvals
 from privacy.staff import roles
-from privacy.vault.fields import encrypted_field_names
 from privacy.views.forms import GrantForm, NoticeForm
 
 counter_only = roles.role_required(*roles.COUNTER)
-
-BOARD_FIELDS = ["family_name", "given_name", "phone", "title", "isbn"]
-MATCH_FIELDS = ["family_name", "given_name", "family_name_kana", "given_name_kana", "phone"]
-DETAIL_FIELDS = [*encrypted_field_names(Customer), "orders"]
 
 
 @never_cache
@@ -40,8 +34,6 @@ DETAIL_FIELDS = [*encrypted_field_names(Customer), "orders"]
 def board(request):
     orders_by_status = selectors.order_board(request.user)
     columns = [(OrderStatus(status), orders) for status, orders in orders_by_status.items()]
-    shown = [order.customer for _status, orders in columns for order in orders]
-    audit.record_reads(shown, actor=request.user, purpose="order_desk", fields=BOARD_FIELDS)
     incident_board = None
     if roles.has_role(request.user, roles.MANAGER):
         from privacy.incidents import board as incidents_board
@@ -68,9 +60,6 @@ def _search(request, form):
             phone=form.cleaned_data["phone"],
             family_name_kana=form.cleaned_data["family_name_kana"],
             last4=form.cleaned_data["last4"],
-        )
-        audit.record_reads(
-            matches, actor=request.user, purpose="customer_lookup", fields=MATCH_FIELDS
         )
     return matches
 
@@ -149,7 +138,9 @@ def _refused(form, error) -> None:
 def order_new_for_customer(request, pk):
     """A returning customer's order. A customer never told the current purposes (imported,
     or told under an older notice) is told now, before the order is saved."""
-    customer = selectors.get_customer_for_user(request.user, pk)
+    customer = selectors.get_customer_for_user(
+        request.user, pk, purpose="order_desk", fields=["family_name", "given_name", "phone"]
+    )
     notice = purposes.current_notice()
     ask_notice = purposes.needs_notice(customer)
     data = request.POST if request.method == "POST" else None
@@ -172,12 +163,6 @@ def order_new_for_customer(request, pk):
         else:
             messages.success(request, _("Special order %(ref)s saved.") % {"ref": order.reference})
             return redirect("customers:customer_detail", pk=customer.pk)
-    audit.record_reads(
-        [customer],
-        actor=request.user,
-        purpose="order_desk",
-        fields=["family_name", "given_name", "phone"],
-    )
     return render(
         request,
         "customers/order_new_for_customer.html",
@@ -195,12 +180,6 @@ def order_new_for_customer(request, pk):
 @counter_only
 def customer_detail(request, pk):
     page = selectors.customer_page(request.user, pk)
-    audit.record_reads(
-        [page.customer],
-        actor=request.user,
-        purpose="customer_record",
-        fields=[*DETAIL_FIELDS, "third_party_provisions"] if page.provisions else DETAIL_FIELDS,
-    )
     return render(
         request,
         "customers/customer_detail.html",
@@ -228,7 +207,7 @@ _SIMPLE_TRANSITIONS = {
 @require_POST
 def order_transition(request, pk, step):
     """One-click status change from the board, the shipment page or the customer page."""
-    order = selectors.get_order_for_user(request.user, pk)
+    order = selectors.get_order_for_user(request.user, pk, fields=["status"])
     version = _int_or_none(request.POST.get("version"))
     try:
         with transaction.atomic():
@@ -272,7 +251,9 @@ def _int_or_none(value):
 def customer_edit(request, pk):
     """Correct a customer's details, with the form's version guarding against a colleague's
     save in between."""
-    customer = selectors.get_customer_for_user(request.user, pk)
+    customer = selectors.get_customer_for_user(
+        request.user, pk, purpose="correction", fields=selectors.DETAIL_FIELDS[:-1]
+    )
     if request.method == "POST":
         form = CustomerForm(request.POST, instance=customer)
         version = _int_or_none(request.POST.get("version"))
@@ -292,9 +273,6 @@ def customer_edit(request, pk):
     else:
         form = CustomerForm(instance=customer)
         version = customer.version
-    audit.record_reads(
-        [customer], actor=request.user, purpose="correction", fields=DETAIL_FIELDS[:-1]
-    )
     return render(
         request,
         "customers/customer_edit.html",
@@ -306,7 +284,9 @@ def customer_edit(request, pk):
 @require_POST
 def customer_confirm(request, pk):
     """The clerk checked the details with the customer, who says they are right."""
-    customer = selectors.get_customer_for_user(request.user, pk)
+    customer = selectors.get_customer_for_user(
+        request.user, pk, purpose="customer_record", fields=["last_confirmed_at"]
+    )
     services.customer_confirm(actor=request.user, customer_id=customer.pk)
     messages.success(request, _("Details confirmed with the customer."))
     next_url = safe_next(request)
@@ -322,10 +302,4 @@ def shipment(request):
     orders = None
     if request.method == "POST" and form.is_valid():
         orders = selectors.orders_for_isbn(request.user, form.cleaned_data["isbn"])
-        audit.record_reads(
-            [o.customer for o in orders],
-            actor=request.user,
-            purpose="shipment",
-            fields=BOARD_FIELDS,
-        )
     return render(request, "customers/shipment.html", {"form": form, "orders": orders})

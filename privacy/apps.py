@@ -15,8 +15,9 @@ class PrivacyConfig(AppConfig):
         from privacy.desks.models import DataRequest, ExportRequest, RetentionBatch
         from privacy.ops import checks  # noqa: F401
         from privacy.staff import signals  # noqa: F401
-        from privacy.vault.registry import register_personal_model
+        from privacy.vault.registry import install_sealed_diff, register_personal_model
 
+        install_sealed_diff()
         register_personal_model(DataRequest)
         register_personal_model(ThirdPartyProvision)
         # Not registered for erasure: its own key keeps it for the three years the law asks.

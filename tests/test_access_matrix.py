@@ -150,12 +150,13 @@ MATRIX = {
     "privacy:request_detail": (
         "get",
         "/requests/{request}/",
-        {ANON: LOGIN_REDIRECT, OUTSIDER: 200, CLERK: 200, MANAGER: 200, ADMIN: 403},
+        # A request's personal fields: the manager, its handler and its second person only.
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 404, MANAGER: 200, ADMIN: 403},
     ),
     "privacy:request_action": (
         "post",
         "/requests/{request}/start/",
-        {ANON: LOGIN_REDIRECT, OUTSIDER: 403, CLERK: 403, MANAGER: 302, ADMIN: 403},
+        {ANON: LOGIN_REDIRECT, OUTSIDER: 404, CLERK: 404, MANAGER: 302, ADMIN: 403},
     ),
     "disclosure_download": (
         "get",

@@ -9,18 +9,26 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, IntegerField, OuterRef, Subquery, Value
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
+from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 from privacy.access.models import AccessGrant, GrantKind
 from privacy.audit import log as audit
 from privacy.core.prepared import prepared
+from privacy.core.subjects import subject_model
+from privacy.staff.accounts import rules_pending
+from privacy.staff.roles import counter_team
 
-VIEW_CUSTOMER = "customers.view_customer"
+
+def _view_permission() -> tuple[str, str]:
+    """(app label, codename) of the object permission that lets a user see a customer."""
+    meta = subject_model()._meta
+    return meta.app_label, f"view_{meta.model_name}"
 
 
 def _grantee_filter(grantee) -> dict:
@@ -29,11 +37,6 @@ def _grantee_filter(grantee) -> dict:
 
 def _grantee_label(grantee) -> str:
     return f"group:{grantee.name}" if isinstance(grantee, Group) else f"user:{grantee.pk}"
-
-
-def counter_team() -> Group:
-    group, _ = Group.objects.get_or_create(name=settings.BOOKSHOP_COUNTER_TEAM)
-    return group
 
 
 def active_grants(customer, now=None):
@@ -60,7 +63,7 @@ def active_grant_list(customer) -> list[AccessGrant]:
 @transaction.atomic
 def grant(customer, *, to, reason: str, by, kind=GrantKind.MANUAL, expires_at=None):
     """Let a person or team see a customer. Called by the order desk and by the manager."""
-    assign_perm("view_customer", to, customer)
+    assign_perm(_view_permission()[1], to, customer)
     record = AccessGrant.objects.create(
         customer=customer,
         kind=kind,
@@ -92,7 +95,7 @@ def revoke(record: AccessGrant, *, by, event="privacy.access.revoked") -> None:
         active_grants(record.customer).filter(**_grantee_filter(grantee)).exclude(pk=record.pk)
     )
     if not still_held.exists():
-        remove_perm("view_customer", grantee, record.customer)
+        remove_perm(_view_permission()[1], grantee, record.customer)
     audit.record(
         event,
         target=record.customer,
@@ -111,21 +114,14 @@ def grant_many_to_team(
     what the administrator finds under the customer's reference. The row-level create
     entries that auditlog adds at the counter for the guardian row and the AccessGrant say
     nothing more and would double the log of an import: they are not written."""
-    from django.contrib.auth.models import Permission
-
-    from customers.models import CustomerGroupObjectPermission
-
     customers = list(customers)
     if not customers:
         return []
-    permission = Permission.objects.get(
-        content_type__app_label="customers", codename="view_customer"
-    )
-    CustomerGroupObjectPermission.objects.bulk_create(
-        [
-            CustomerGroupObjectPermission(permission=permission, group=team, content_object=c)
-            for c in customers
-        ]
+    app_label, codename = _view_permission()
+    permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    by_team = get_group_obj_perms_model(customers[0])
+    by_team.objects.bulk_create(
+        [by_team(permission=permission, group=team, content_object=c) for c in customers]
     )
     now = timezone.now()
     records = AccessGrant.objects.bulk_create(
@@ -214,6 +210,11 @@ def may_see_any(user) -> bool:
     return user is not None and user.is_authenticated and user.is_active
 
 
+# Each row selected with the permission condition carries the id of the user it was selected
+# for (privacy.access.decisions takes such rows as proven, without asking again).
+SELECTED_FOR = "_selected_for"
+
+
 def visible_customers(user, queryset=None):
     """Customers this user may see, as a query: deny by default, no global or superuser
     shortcut, through named grants to the user or their teams.
@@ -223,9 +224,7 @@ def visible_customers(user, queryset=None):
     only answer by scanning every customer (300 ms at a million). Two EXISTS on guardian's
     direct permission tables let it start from the few rows a page wants (the board's open
     orders, one customer, a blind-index match) and check each by index."""
-    from customers.models import Customer
-
-    queryset = queryset if queryset is not None else Customer.objects.all()
+    queryset = queryset if queryset is not None else subject_model().objects.all()
     if not may_see_any(user):
         return queryset.none()
     return customers_visible_to(user.pk, queryset)
@@ -234,32 +233,62 @@ def visible_customers(user, queryset=None):
 def customers_visible_to(user_id: int, queryset=None):
     """``visible_customers`` for the id of a user already known to be active (the prepared
     queries of the pages are built from it)."""
-    from customers.models import Customer
+    queryset = queryset if queryset is not None else subject_model().objects.all()
+    return queryset.filter(visible_condition(user_id, "pk"), erased_at__isnull=True).annotate(
+        **{SELECTED_FOR: Value(user_id, output_field=IntegerField())}
+    )
 
-    queryset = queryset if queryset is not None else Customer.objects.all()
-    return queryset.filter(visible_condition(user_id, "pk"), erased_at__isnull=True)
 
-
-def visible_orders(user, queryset=None):
-    """Orders of customers this user may see: the same two EXISTS, asked of each order's
-    customer_id. (``customer__in=visible_customers(...)`` makes SQLite scan every customer
-    for the board's fifty orders.)"""
-    from customers.models import SpecialOrder
-
-    queryset = queryset if queryset is not None else SpecialOrder.objects.all()
+def visible_related(user, queryset, via: str = "customer"):
+    """Rows of ``queryset`` (orders) whose customer, named by the foreign key ``via``, this
+    user may see."""
     if not may_see_any(user):
         return queryset.none()
-    return orders_visible_to(user.pk, queryset)
+    return related_visible_to(user.pk, queryset, via)
 
 
-def orders_visible_to(user_id: int, queryset=None):
-    """``visible_orders`` for the id of a user already known to be active."""
-    from customers.models import SpecialOrder
-
-    queryset = queryset if queryset is not None else SpecialOrder.objects.all()
+def related_visible_to(user_id: int, queryset, via: str = "customer"):
+    """``visible_related`` for the id of a user already known to be active: the same two
+    EXISTS, asked of each row's own ``<via>_id``. (``customer__in=visible_customers(...)``
+    makes SQLite scan every customer for the board's fifty orders.)"""
     return queryset.filter(
-        visible_condition(user_id, "customer_id"), customer__erased_at__isnull=True
+        visible_condition(user_id, f"{via}_id"), **{f"{via}__erased_at__isnull": True}
+    ).annotate(**{SELECTED_FOR: Value(user_id, output_field=IntegerField())})
+
+
+def _in_chunks(queryset, ids, size: int = 500) -> set:
+    """The primary keys among ``ids`` that ``queryset`` holds, asked 500 at a time (SQLite's
+    limit on a statement's parameters)."""
+    ids, found = list(ids), set()
+    for start in range(0, len(ids), size):
+        chunk = queryset.filter(pk__in=ids[start : start + size])
+        found.update(chunk.values_list("pk", flat=True))
+    return found
+
+
+def granted_among(user_id: int, ids) -> set:
+    """Which of these customers the user holds a grant in force on (and are not erased)."""
+    return _in_chunks(customers_visible_to(user_id), ids)
+
+
+def not_erased_among(ids) -> set:
+    """Which of these customers still exist, not erased (the manager's reach)."""
+    return _in_chunks(subject_model().objects.filter(erased_at__isnull=True), ids)
+
+
+@prepared(user_id=int, now=datetime)
+def _reading_checks(user_id, now):
+    """Both questions asked before any read, in one query: do the latest handling rules
+    wait for this user, has any grant fallen due."""
+    return (
+        User.objects.filter(pk=user_id)
+        .annotate(rules_pending=rules_pending(user_id), grant_due=grant_due(now))
+        .values_list("rules_pending", "grant_due")
     )
+
+
+def reading_checks(user_id: int, now) -> list:
+    return _reading_checks(user_id=user_id, now=now)
 
 
 class _ProbedExists(Exists):
@@ -283,16 +312,16 @@ def visible_condition(user_id: int, customer_column: str):
     """``customer_column`` names a customer that the user ``user_id`` holds the view
     permission on, by name or through a team: the condition behind visible_customers and
     visible_orders, and the prepared queries of the pages (customers.selectors)."""
-    from customers.models import CustomerGroupObjectPermission, CustomerUserObjectPermission
-
-    app_label, codename = VIEW_CUSTOMER.split(".", 1)
+    model = subject_model()
+    by_user_model, by_team_model = get_user_obj_perms_model(model), get_group_obj_perms_model(model)
+    app_label, codename = _view_permission()
     view = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
     permission = Subquery(view.order_by().values("pk"))  # asked once a query, not per row
     teams = Group.user_set.through.objects.filter(user=user_id).values("group")
-    by_name = CustomerUserObjectPermission.objects.filter(
+    by_name = by_user_model.objects.filter(
         content_object=OuterRef(customer_column), user=user_id, permission=permission
     )
-    by_team = CustomerGroupObjectPermission.objects.filter(
+    by_team = by_team_model.objects.filter(
         content_object=OuterRef(customer_column), group__in=teams, permission=permission
     )
     return _ProbedExists(by_name) | _ProbedExists(by_team)

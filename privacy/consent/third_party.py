@@ -15,14 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy.access import grants as access
-from privacy.access import hours
 from privacy.audit import log as audit
 from privacy.consent import purposes
 from privacy.consent.models import ProvidedItem, ProvisionBasis, ThirdPartyProvision
 from privacy.core.prepared import prepared
 from privacy.staff import roles
-from privacy.vault import datakeys
+from privacy.vault import datakeys, gate
 
 KEEP_YEARS = 3
 # Dates before this are typing mistakes (and year 1 would not survive the time zone).
@@ -66,7 +64,7 @@ def record(
     manager records another legal basis; refused for a customer the actor may not see."""
     if not roles.has_role(actor, *roles.COUNTER):
         raise PermissionDenied
-    if not access.visible_customers(actor).filter(pk=customer.pk).exists():
+    if gate.admitted(customer.pk) is None:  # the caller decides the read of the customer first
         raise PermissionDenied
     today = timezone.localdate()
     if not (recipient or "").strip():
@@ -180,11 +178,10 @@ def manager_list(
     manager, *, expired_only=False, basis="", date_from=None, date_to=None
 ) -> list[ThirdPartyProvision]:
     """Every record, for the manager, oldest first, so that those past their keeping time
-    come first. Reading them decrypts under each customer's key: inside business hours only,
-    and the caller logs the read."""
+    come first. Each record has its own key: the caller decides their read
+    (privacy.access.decisions, purpose ``third_party_review``), which also logs it."""
     if not roles.has_role(manager, roles.MANAGER):
         raise PermissionDenied
-    hours.ensure_open()
     records = ThirdPartyProvision.objects.select_related(
         "customer", "recorded_by", "deletion_proposed_by"
     ).order_by("keep_until", "created_at")
@@ -196,9 +193,7 @@ def manager_list(
         records = records.filter(provided_on__gte=date_from)
     if date_to:
         records = records.filter(provided_on__lte=date_to)
-    found = list(records[:500])
-    datakeys.preload({r.customer_id for r in found if r.customer.erased_at is None})
-    return found
+    return list(records[:500])
 
 
 def _locked(provision_id) -> ThirdPartyProvision:

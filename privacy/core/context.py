@@ -15,6 +15,8 @@ class Scope:
     request: object = None
     # Unwrapped data keys, kept for this request only.
     data_keys: dict = field(default_factory=dict)
+    # Access decisions taken in this scope, by data subject id (privacy.vault.gate).
+    decisions: dict = field(default_factory=dict)
     # The audit chain's head as a page's query read it (privacy.audit_chain.with_head).
     chain_head: tuple | None = None
 
@@ -50,4 +52,5 @@ def scope(actor=None, remote_addr=None, cid=None, request=None):
         yield new
     finally:
         new.data_keys.clear()
+        new.decisions.clear()
         _scope.reset(token)

@@ -13,11 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from privacy.access import hours
+from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.desks import approvals
 from privacy.desks.models import ApprovalStatus, ExportRequest, ExportScope
-from privacy.staff import accounts
 from privacy.vault import datakeys
 from privacy.vault.fields import encrypted_field_names
 
@@ -215,9 +214,13 @@ def download(*, export_id, by) -> tuple[ExportRequest, str]:
                 "already, or its time ran out."
             )
         )
-    hours.ensure_open()
-    accounts.ensure_acknowledged(by)
-    customers = _customers(item.customer_ids)
+    customers = decisions.decide(
+        by,
+        _customers(item.customer_ids),
+        purpose=PURPOSE,
+        fields=[*profile_fields(), "created_at", "last_confirmed_at"],
+        data={"export": item.reference},
+    )
     datakeys.preload(c.pk for c in customers)
     now = timezone.now()
     text = build_csv(item, customers, now)
@@ -225,13 +228,6 @@ def download(*, export_id, by) -> tuple[ExportRequest, str]:
     item.downloaded_at = now
     item.customers_exported = len(customers)
     item.save()
-    audit.record_reads(
-        customers,
-        actor=by,
-        purpose=PURPOSE,
-        fields=[*profile_fields(), "created_at", "last_confirmed_at"],
-        data={"export": item.reference},
-    )
     audit.record(
         "privacy.export.downloaded",
         target=item,

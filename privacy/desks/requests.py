@@ -9,11 +9,35 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.audit.models import AuditLogEntry
-from privacy.desks.models import DataRequest, RequestKind, RequestStatus
+from privacy.desks.models import DataRequest, DisclosureRelease, RequestKind, RequestStatus
+from privacy.staff import roles
 
 S = RequestStatus
+
+# What a request page shows of the person, named in its read entries.
+FIELDS = ["requester_name", "requester_contact", "details", "reply", "extension_reason"]
+
+
+def _may_read(actor, rows, purpose: str) -> str | None:
+    """A request's personal fields are read by the manager, by the staff member handling it,
+    and by the second person while it waits for their approval; nobody else."""
+    if roles.has_role(actor, roles.MANAGER):
+        return None
+    for item in rows:
+        handling = actor.pk in (item.owner_id, item.proposed_by_id)
+        approving = item.status == S.AWAITING_APPROVAL and item.proposed_by_id not in (
+            None,
+            actor.pk,
+        )
+        if not (handling or approving):
+            return "neither handling nor approving this request"
+    return None
+
+
+decisions.register(DataRequest, _may_read, event="privacy.request.read")
 
 
 class RequestError(Exception):
@@ -156,12 +180,34 @@ def approve(*, request_id, by) -> DataRequest:
         decided_by=by,
         decided_at=timezone.now(),
     )
-    approved.release_token = None
-    if target == S.COMPLETED and request.kind == RequestKind.DISCLOSURE:
-        from privacy.desks import disclosure
-
-        approved.release_token = disclosure.release(approved, by=by)
     return approved
+
+
+def may_release(item, user) -> bool:
+    """The one-time disclosure link goes to the manager who handled the request, after a
+    second person approved it, and only once; never to the approver."""
+    return (
+        item.kind == RequestKind.DISCLOSURE
+        and item.status == S.COMPLETED
+        and item.customer_id is not None
+        and roles.has_role(user, roles.MANAGER)
+        and user.pk == (item.owner_id or item.proposed_by_id)
+        and not DisclosureRelease.objects.filter(request=item).exists()
+    )
+
+
+@transaction.atomic
+def release_disclosure(*, request_id, by) -> str:
+    """Issue the one-time link for an approved disclosure to the manager handling it; the
+    token is returned once."""
+    from privacy.desks import disclosure
+
+    item = DataRequest.objects.select_for_update().get(pk=request_id)
+    if not may_release(item, by):
+        raise RequestError(
+            _("Only the manager handling this approved disclosure can issue its link, once.")
+        )
+    return disclosure.release(item, by=by)
 
 
 @transaction.atomic

@@ -17,12 +17,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers.models import Customer, SpecialOrder
+from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.audit.models import AuditLogEntry
 from privacy.incidents import rules
 from privacy.incidents.models import AffectedCustomer, Incident, IncidentStatus, SelectedBy
 
 BATCH = 1000
+
+
+def _may_read(actor, rows, purpose: str) -> str | None:
+    """An incident's summary is the manager's (the purpose admits no other role)."""
+    return None
+
+
+decisions.register(Incident, _may_read, event="incidents.incident.read")
 CLASSIFICATION = (
     "sensitive_data",
     "property_damage",

@@ -11,8 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers import selectors
-from privacy.access import hours
-from privacy.audit import log as audit
+from privacy.access import decisions, hours
 from privacy.incidents import board, services
 from privacy.incidents.forms import AffectedForm, IncidentForm, NoticeForm, ReportForm
 from privacy.incidents.models import Incident, SelectedBy
@@ -68,6 +67,7 @@ def incident_edit(request, pk):
     incident = _get(pk)
     if not incident.is_open:
         raise Http404
+    decisions.decide(request.user, [incident], purpose="incident", fields=["summary"])
     form = IncidentForm(request.POST or None, instance=incident)
     if request.method == "POST" and form.is_valid():
         try:
@@ -77,8 +77,6 @@ def incident_edit(request, pk):
         else:
             messages.success(request, _("Incident %(ref)s saved.") % {"ref": incident.reference})
             return redirect("incidents:incident_detail", pk=incident.pk)
-    else:
-        audit.record("incidents.incident.read", target=incident, actor=request.user)
     return render(request, "incidents/incident_form.html", {"form": form, "incident": incident})
 
 
@@ -97,26 +95,24 @@ def _affected_page(request, incident):
     names_hidden = False
     if ids:
         try:
-            visible = list(selectors.visible_customers(request.user).filter(pk__in=ids))
-        except (hours.OutsideOpeningHours, accounts.RulesNotAcknowledged):
-            visible, names_hidden = [], True
-        datakeys.preload(c.pk for c in visible)
-        names = {c.pk: c.display_name for c in visible}
-        if visible:
-            audit.record_reads(
-                visible,
-                actor=request.user,
+            visible = decisions.decide(
+                request.user,
+                selectors.visible_customers(request.user).filter(pk__in=ids),
                 purpose="incident_notice",
                 fields=["family_name", "given_name"],
                 event="incidents.affected.read",
             )
+        except (hours.OutsideOpeningHours, accounts.RulesNotAcknowledged):
+            visible, names_hidden = [], True
+        datakeys.preload(c.pk for c in visible)
+        names = {c.pk: c.display_name for c in visible}
     return page, [(row, names.get(row.customer_id)) for row in page.object_list], names_hidden
 
 
 def _detail(request, incident, *, status=200, **forms):
     context = {"incident": incident, "todo": board.todo(incident), "blockers": []}
     if roles.has_role(request.user, roles.MANAGER):
-        audit.record("incidents.incident.read", target=incident, actor=request.user)
+        decisions.decide(request.user, [incident], purpose="incident", fields=["summary"])
         page, rows, names_hidden = _affected_page(request, incident)
         context.update(
             {

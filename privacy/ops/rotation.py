@@ -80,8 +80,8 @@ def rotate(
             for subject_id, kek_id, wrapped in rows:
                 if kek_id not in keks:
                     keks[kek_id] = ring.kek_aead(kek_id)
-                dek = crypto.unseal(keks[kek_id], bytes(wrapped), datakeys._aad(subject_id))
-                changes.append((datakeys.wrap(ring, subject_id, dek), subject_id, kek_id))
+                rewrapped = datakeys.rewrap(ring, keks[kek_id], subject_id, wrapped)
+                changes.append((rewrapped, subject_id, kek_id))
             _store_rewrapped(changes, ring.active_kek_id, now)
         done += len(rows)
         last = rows[-1][0]
@@ -143,6 +143,7 @@ def reindex(*, new_index_key: bool = False, batch: int = 500, progress=None) -> 
     index key). Searches may miss rows until it finishes: run it outside opening hours."""
     from django.apps import apps
 
+    from privacy.vault import blind_index
     from privacy.vault.blind_index import BlindIndexField
 
     ring = keyring.load()
@@ -157,10 +158,7 @@ def reindex(*, new_index_key: bool = False, batch: int = 500, progress=None) -> 
         queryset = model._base_manager.order_by("pk")
         for start in range(0, queryset.count(), batch):
             rows = list(queryset[start : start + batch])
-            datakeys.preload({row.data_subject_id() for row in rows})
-            for row in rows:
-                for field in fields:
-                    setattr(row, field.attname, field.value_for(getattr(row, field.source)))
+            blind_index.recompute(rows, fields)
             # Index columns only, no personal value: one event below instead of a row each.
             model._base_manager.bulk_update(rows, [f.attname for f in fields])
             count += len(rows)

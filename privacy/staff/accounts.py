@@ -31,9 +31,7 @@ def create_staff(*, by, username, last_name, first_name, role, valid_until=None,
     )
     user.groups.add(Group.objects.get_or_create(name=role)[0])
     if counter:
-        from privacy.access import grants as access
-
-        user.groups.add(access.counter_team())
+        user.groups.add(roles.counter_team())
     StaffProfile.objects.create(user=user, valid_until=valid_until)
     audit.record("accounts.created", target=user, actor=by, data={"role": role})
     return user, password

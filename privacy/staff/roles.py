@@ -2,6 +2,8 @@
 
 from functools import wraps
 
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 CLERK = "clerk"
@@ -38,3 +40,9 @@ def role_required(*roles: str):
         return wrapper
 
     return decorator
+
+
+def counter_team() -> Group:
+    """The team that works the counter: granted each customer with an open order."""
+    group, _ = Group.objects.get_or_create(name=settings.BOOKSHOP_COUNTER_TEAM)
+    return group

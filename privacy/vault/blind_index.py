@@ -71,3 +71,47 @@ def lookup(model, field_name: str, raw: str) -> dict:
     """The filter kwargs that select the candidates for ``raw`` in one blind index."""
     field = model._meta.get_field(field_name)
     return {field_name: field.value_for(raw)}
+
+
+def _plaintext(instance, name: str) -> str | None:
+    """A field's plaintext for the vault's own use: not kept on the instance, and the key
+    not admitted to the scope (nothing is shown)."""
+    from privacy.vault import datakeys
+
+    value = instance.__dict__.get(instance._meta.get_field(name).attname)
+    if not isinstance(value, Sealed):
+        return value
+    aead = datakeys.internal(instance.data_subject_id())
+    return instance._meta.get_field(name).decrypt_with(aead, instance, value)
+
+
+def recompute(rows, fields) -> None:
+    """Recompute these index fields of these rows under the current index key (index key
+    rotation). Decrypts inside the vault; no plaintext is handed out."""
+    for row in rows:
+        for field in fields:
+            setattr(row, field.attname, field.value_for(_plaintext(row, field.source)))
+
+
+def keyed(candidates, normalizers: dict[str, Callable[[str], str]], wanted: set[tuple]) -> list:
+    """``(key, candidate)`` for each candidate whose fields, each normalized by its function
+    (a missing value as ""), form a key in ``wanted``. A blind index only narrows a search;
+    this compares inside the vault, so candidates that do not match are shown to nobody and
+    need no access decision."""
+    found = []
+    for candidate in candidates:
+        key = tuple(
+            normalizer(_plaintext(candidate, name) or "")
+            for name, normalizer in normalizers.items()
+        )
+        if key in wanted:
+            found.append((key, candidate))
+    return found
+
+
+def exact(candidates, wanted: dict[str, tuple[Callable[[str], str], str]]) -> list:
+    """The candidates whose fields, normalized, equal the wanted values: ``wanted`` maps a
+    field name to (normalizer, normalized value)."""
+    normalizers = {name: normalizer for name, (normalizer, _value) in wanted.items()}
+    key = tuple(value for _normalizer, value in wanted.values())
+    return [candidate for _key, candidate in keyed(candidates, normalizers, {key})]

@@ -6,7 +6,8 @@ forgotten. Memory stays bounded whatever the table's size. The binding is checke
 read: each value must open under its own subject's key with ``app.model.field:pk`` as
 associated data.
 
-The caller logs the read (privacy.audit): this module only decrypts.
+Each subject's key passes the gate (privacy.vault.gate): the caller takes the access
+decision for every subject first (privacy.access.decisions), which also logs the read.
 """
 
 import uuid
@@ -16,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connections, models
 
-from privacy.vault import crypto, keyring
+from privacy.vault import crypto, gate, keyring
 from privacy.vault.fields import EncryptedTextField
 from privacy.vault.models import DataKey
 
@@ -69,10 +70,10 @@ def decrypted_rows(
                 if kek is None:
                     kek = keks[kek_id] = ring.kek_aead(kek_id)
                 subject_id = pk if subject_at == 0 else row[subject_at]
-                if subject_at and as_id is not None:
+                if subject_at and as_id is not None and not isinstance(subject_id, uuid.UUID):
                     subject_id = as_id(subject_id)
-                aad = _KEY_AAD + suffix if subject_at == 0 else datakeys._aad(subject_id)
-                aead = AESGCM(crypto.unseal(kek, wrapped, aad))
+                gate.check(subject_id)
+                aead = AESGCM(datakeys.open_wrapped(kek, subject_id, wrapped))
             try:
                 # crypto.unseal, inlined for speed: the format byte, the nonce, the tag and
                 # the binding to app.model.field:pk are checked as there.
@@ -107,7 +108,6 @@ def _refuse():
 
 
 _V1 = crypto.FORMAT_V1
-_KEY_AAD = b"privacy.datakey:"  # datakeys._aad's prefix: the key's binding to its subject
 _BODY = 1 + crypto.NONCE_BYTES
 _MIN_BLOB = _BODY + 16
 

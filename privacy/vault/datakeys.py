@@ -1,5 +1,9 @@
 """Per-subject data keys (DEKs): created on first write, unwrapped on read, cached for the
-length of one request (privacy.context), destroyed on erasure."""
+length of one request (privacy.core.context), destroyed on erasure.
+
+A key reaches code outside the vault only through ``aead_for`` and ``aead_for_instance``,
+which ask the gate (privacy.vault.gate) first. ``open_wrapped`` is the one way a wrapped key
+is opened, whoever reads it (a page, the streaming decryption, the key rotation)."""
 
 import uuid
 
@@ -9,7 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from privacy.core import context
-from privacy.vault import crypto, keyring
+from privacy.vault import crypto, gate, keyring
 from privacy.vault.models import DataKey, KeyCanary
 
 CANARY_PLAINTEXT = b"shiori keyring canary"
@@ -27,9 +31,20 @@ def wrap(ring: keyring.Keyring, subject_id: uuid.UUID, dek: bytes) -> bytes:
     return crypto.seal(ring.active_aead, dek, _aad(subject_id))
 
 
+def open_wrapped(kek: AESGCM, subject_id: uuid.UUID, wrapped: bytes) -> bytes:
+    """The data key itself, from its wrapped form: bound to its subject, so a wrapped key
+    copied to another subject's row does not open."""
+    return crypto.unseal(kek, bytes(wrapped), _aad(subject_id))
+
+
+def rewrap(ring: keyring.Keyring, kek: AESGCM, subject_id: uuid.UUID, wrapped: bytes) -> bytes:
+    """The same data key, wrapped under the active key-encryption key (key rotation): the
+    key itself never leaves this module."""
+    return wrap(ring, subject_id, open_wrapped(kek, subject_id, wrapped))
+
+
 def unwrap(ring: keyring.Keyring, row: DataKey) -> AESGCM:
-    dek = crypto.unseal(ring.kek_aead(row.kek_id), bytes(row.wrapped), _aad(row.subject_id))
-    return AESGCM(dek)
+    return AESGCM(open_wrapped(ring.kek_aead(row.kek_id), row.subject_id, row.wrapped))
 
 
 def _cache() -> dict:
@@ -50,7 +65,16 @@ def aead_for_instance(instance, *, create: bool = False) -> AESGCM:
 
 
 def aead_for(subject_id: uuid.UUID, *, create: bool = False, new_subject: bool = False) -> AESGCM:
-    """Return the cipher for one subject's data key; create the key when asked and absent."""
+    """Return the cipher for one subject's data key, if the gate lets this scope have it;
+    create the key when asked and absent (the scope that creates a subject may read it)."""
+    if not new_subject:
+        gate.check(subject_id)
+    return internal(subject_id, create=create, new_subject=new_subject)
+
+
+def internal(subject_id: uuid.UUID, *, create: bool = False, new_subject: bool = False) -> AESGCM:
+    """The cipher without asking the gate: for the vault's own work, whose plaintext never
+    leaves it (comparing a search's candidates, recomputing blind indexes)."""
     cache = _cache()
     aead = cache.get(subject_id)
     if aead is not None:
@@ -60,13 +84,25 @@ def aead_for(subject_id: uuid.UUID, *, create: bool = False, new_subject: bool =
     if row is None:
         if not create:
             raise DataKeyDestroyed(f"No data key for subject {subject_id}.")
-        row = _create(ring, subject_id)
+        row, created = _create(ring, subject_id)
+        if created:
+            _admit_creator([subject_id])
     aead = unwrap(ring, row)
     cache[subject_id] = aead
     return aead
 
 
-def _create(ring: keyring.Keyring, subject_id: uuid.UUID) -> DataKey:
+def _admit_creator(subject_ids) -> None:
+    """Whoever creates a subject typed its data: the scope may read what it wrote."""
+    scope = context.current()
+    if scope is None:
+        return
+    actor = scope.actor
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    gate.admit(subject_ids, actor_id=actor_id, purpose="record")
+
+
+def _create(ring: keyring.Keyring, subject_id: uuid.UUID) -> tuple[DataKey, bool]:
     ensure_canary(ring)
     row = DataKey(
         subject_id=subject_id,
@@ -76,9 +112,10 @@ def _create(ring: keyring.Keyring, subject_id: uuid.UUID) -> DataKey:
     try:
         with transaction.atomic():
             row.save(force_insert=True)
-    except IntegrityError:  # another request created it first
-        row = DataKey.objects.get(subject_id=subject_id)
-    return row
+    except IntegrityError:  # another request created it first: theirs, not ours to read
+        gate.check(subject_id)
+        return DataKey.objects.get(subject_id=subject_id), False
+    return row, True
 
 
 def create_many(instances) -> None:
@@ -102,6 +139,7 @@ def create_many(instances) -> None:
         instance.__dict__["_data_key"] = aead
         cache[instance.pk] = aead
     DataKey.objects.bulk_create(rows)
+    _admit_creator([row.subject_id for row in rows])
 
 
 def preload(subject_ids) -> None:
@@ -119,7 +157,7 @@ def preload(subject_ids) -> None:
         kek = keks.get(kek_id)
         if kek is None:
             kek = keks[kek_id] = ring.kek_aead(kek_id)
-        cache[subject_id] = AESGCM(crypto.unseal(kek, bytes(wrapped), _aad(subject_id)))
+        cache[subject_id] = AESGCM(open_wrapped(kek, subject_id, wrapped))
 
 
 _KEK, _WRAPPED = "_datakey_kek_id", "_datakey_wrapped"
@@ -154,13 +192,13 @@ def adopt_keys(instances, subject: str = "pk") -> None:
         kek = keks.get(kek_id)
         if kek is None:
             kek = keks[kek_id] = ring.kek_aead(kek_id)
-        cache[subject_id] = AESGCM(crypto.unseal(kek, bytes(wrapped), _aad(subject_id)))
+        cache[subject_id] = AESGCM(open_wrapped(kek, subject_id, wrapped))
 
 
 def destroy(subject_id: uuid.UUID) -> None:
     """Crypto-shred: every value sealed under this subject's key becomes unreadable."""
     DataKey.objects.filter(subject_id=subject_id).delete()
-    _cache().pop(subject_id, None)
+    gate.forget(subject_id)
 
 
 def canary_index_check(ring: keyring.Keyring) -> str:

@@ -6,12 +6,15 @@ into another row or column fails to decrypt. Filtering on an encrypted column is
 search goes through a blind index (privacy.blind_index).
 """
 
+import functools
+from contextvars import ContextVar
+
 from django import forms
 from django.core import checks
 from django.db import models
 from django.utils.text import capfirst
 
-from privacy.vault import crypto
+from privacy.vault import crypto, datakeys
 
 
 class Sealed:
@@ -32,6 +35,26 @@ class Sealed:
         return hash(self.blob)
 
 
+# Set while a row is copied as stored (refresh_from_db): the values move sealed.
+_copying_sealed: ContextVar[bool] = ContextVar("shiori_copying_sealed", default=False)
+
+
+def _refresh_sealed(refresh):
+    """Model.refresh_from_db reads every field of the fresh row to copy it; an encrypted value
+    is copied sealed, as stored: refreshing a row is not reading it."""
+
+    @functools.wraps(refresh)
+    def refresh_from_db(self, *args, **kwargs):
+        token = _copying_sealed.set(True)
+        try:
+            return refresh(self, *args, **kwargs)
+        finally:
+            _copying_sealed.reset(token)
+
+    refresh_from_db._shiori_sealed = True
+    return refresh_from_db
+
+
 class EncryptedValueDescriptor:
     def __init__(self, field):
         self.field = field
@@ -42,7 +65,7 @@ class EncryptedValueDescriptor:
             return self
         values = instance.__dict__
         value = values.get(self.attname)
-        if type(value) is not Sealed:  # plaintext already, or None
+        if type(value) is not Sealed or _copying_sealed.get():  # plaintext already, or None
             return value
         plaintext = self.field.decrypt(instance, value)
         values[self.attname] = plaintext
@@ -71,6 +94,8 @@ class EncryptedTextField(models.BinaryField):
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)
+        if not getattr(cls.refresh_from_db, "_shiori_sealed", False):
+            cls.refresh_from_db = _refresh_sealed(cls.refresh_from_db)
         self._aad_prefixes = {}  # model class -> b"app.model.field:", this field's own
 
     def check(self, **kwargs):
@@ -108,9 +133,11 @@ class EncryptedTextField(models.BinaryField):
     def decrypt(self, instance, sealed: Sealed) -> str:
         aead = instance.__dict__.get("_data_key")
         if aead is None:
-            from privacy.vault import datakeys
+            aead = datakeys.aead_for_instance(instance)  # through the gate
+        return self.decrypt_with(aead, instance, sealed)
 
-            aead = datakeys.aead_for_instance(instance)
+    def decrypt_with(self, aead, instance, sealed: Sealed) -> str:
+        """The plaintext under a cipher already in hand (the vault's own work)."""
         return crypto.unseal(aead, sealed.blob, self.associated_data(instance)).decode()
 
     def from_db_value(self, value, expression, connection):
@@ -130,8 +157,6 @@ class EncryptedTextField(models.BinaryField):
         loaded = model_instance.__dict__.get("_sealed_loaded", {}).get(self.attname)
         if loaded and loaded[1] == value:
             return loaded[0]  # unchanged since it was read: keep the stored ciphertext
-        from privacy.vault import datakeys
-
         aead = datakeys.aead_for_instance(model_instance, create=True)
         blob = crypto.seal(aead, str(value).encode(), self.associated_data(model_instance))
         sealed = Sealed(blob)

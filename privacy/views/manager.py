@@ -29,7 +29,9 @@ administrator_only = roles.role_required(roles.ADMINISTRATOR)
 @manager_only
 @require_POST
 def access_grant(request, pk):
-    customer = selectors.get_customer_for_user(request.user, pk)
+    customer = selectors.get_customer_for_user(
+        request.user, pk, purpose="customer_record", fields=["access_grants"]
+    )
     form = GrantForm(request.POST)
     if form.is_valid():
         access.grant(
@@ -52,7 +54,9 @@ def access_revoke(request, grant_id):
     record = AccessGrant.objects.filter(pk=grant_id).select_related("customer").first()
     if record is None:
         raise Http404
-    customer = selectors.get_customer_for_user(request.user, record.customer_id)
+    customer = selectors.get_customer_for_user(
+        request.user, record.customer_id, purpose="customer_record", fields=["access_grants"]
+    )
     form = RevokeForm(request.POST)
     if form.is_valid():
         access.revoke(record, by=request.user)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.consent import purposes
 from privacy.desks import disclosure, requests
@@ -76,6 +77,11 @@ def request_board(request):
     return render(request, "privacy/request_board.html", {"open_requests": requests.board()})
 
 
+def _decided(request, pk, *, fields) -> DataRequest:
+    """The request, once the gate lets this user read it (404 otherwise)."""
+    return decisions.decide(request.user, [_get(pk)], purpose="request_handling", fields=fields)[0]
+
+
 def _get(pk) -> DataRequest:
     found = (
         DataRequest.objects.select_related(
@@ -94,8 +100,7 @@ def _get(pk) -> DataRequest:
 def request_detail(request, pk):
     """The manager works the request here; another staff member (a clerk, in a shop with one
     manager) opens it to approve or send back the proposed outcome."""
-    item = _get(pk)
-    audit.record("privacy.request.read", target=item, actor=request.user)
+    item = _decided(request, pk, fields=requests.FIELDS)
     return render(
         request,
         "privacy/request_detail.html",
@@ -107,6 +112,7 @@ def request_detail(request, pk):
             "may_approve": item.proposed_by_id not in (None, request.user.pk),
             "notice": purposes.current_notice(),
             "is_manager": roles.has_role(request.user, roles.MANAGER),
+            "may_release": requests.may_release(item, request.user),
         },
     )
 
@@ -114,7 +120,7 @@ def request_detail(request, pk):
 @roles.role_required(*roles.COUNTER)
 @require_POST
 def request_action(request, pk, action):
-    item = _get(pk)
+    item = _decided(request, pk, fields=["status"])
     if action not in ("approve", "send_back") and not roles.has_role(request.user, roles.MANAGER):
         raise PermissionDenied
     try:
@@ -143,16 +149,14 @@ def request_action(request, pk, action):
                 by=request.user,
             )
         elif action == "approve":
-            approved = requests.approve(request_id=item.pk, by=request.user)
-            if approved.release_token:
-                link = request.build_absolute_uri(
-                    reverse("disclosure_download", args=[approved.release_token])
-                )
-                messages.warning(
-                    request,
-                    _("Disclosure released. One-time link, shown only now: %(link)s")
-                    % {"link": link},
-                )
+            requests.approve(request_id=item.pk, by=request.user)
+        elif action == "release":
+            token = requests.release_disclosure(request_id=item.pk, by=request.user)
+            link = request.build_absolute_uri(reverse("disclosure_download", args=[token]))
+            messages.warning(
+                request,
+                _("Disclosure released. One-time link, shown only now: %(link)s") % {"link": link},
+            )
         elif action == "suspend":
             codes = [code for code in request.POST.getlist("purposes") if code]
             requests.suspend(request_id=item.pk, purpose_codes=codes, by=request.user)
@@ -176,6 +180,8 @@ def request_action(request, pk, action):
         messages.error(request, str(error))
     else:
         messages.success(request, _("Request %(ref)s updated.") % {"ref": item.reference})
+        if not roles.has_role(request.user, roles.MANAGER):
+            return redirect("customers:board")  # the second person's part is done
     return redirect("privacy:request_detail", pk=item.pk)
 
 
@@ -194,15 +200,15 @@ def disclosure_download(request, token):
         found = disclosure.redeem(token)
         if found is None or found.request.customer is None:
             return render(request, "privacy/disclosure_download.html", {"gone": True}, status=410)
-        customer = found.request.customer
-        package = disclosure.build(customer)
-        audit.record_reads(
-            [customer],
-            actor=None,
-            purpose="disclosure",
+        customer = decisions.decide(
+            None,
+            [found.request.customer],
+            purpose="disclosure_download",
             fields=["all"],
             event="privacy.disclosure.read",
-        )
+            release=found.request,
+        )[0]
+        package = disclosure.build(customer)
         audit.record("privacy.disclosure.downloaded", target=found.request)
     response = HttpResponse(disclosure.as_zip(package), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="disclosure-{customer.reference}.zip"'
@@ -218,10 +224,18 @@ def request_correct(request, pk):
     from customers import services
     from customers.forms import CustomerForm
 
-    item = _get(pk)
-    if item.kind != "correction" or item.customer is None or item.status != "in_progress":
+    item = _decided(request, pk, fields=["status"])
+    if (
+        item.kind != "correction"
+        or item.customer is None
+        or item.status != "in_progress"
+        or item.owner_id != request.user.pk
+    ):
         raise Http404
-    customer = item.customer
+    fields = list(CustomerForm.base_fields)
+    customer = decisions.decide(
+        request.user, [item.customer], purpose="request_correction", fields=fields
+    )[0]
     form = CustomerForm(request.POST if request.method == "POST" else None, instance=customer)
     if request.method == "POST" and form.is_valid():
         changed = list(form.changed_data)
@@ -231,6 +245,7 @@ def request_correct(request, pk):
                 customer_id=customer.pk,
                 data={name: form.cleaned_data[name] for name in changed},
                 expected_version=int(request.POST.get("version", -1) or -1),
+                purpose="request_correction",
             )
         except (services.StaleEdit, ValueError) as error:
             form.add_error(None, str(error))
@@ -242,9 +257,6 @@ def request_correct(request, pk):
             )
             messages.success(request, _("Correction saved; the reply lists the fields corrected."))
             return redirect("privacy:request_detail", pk=item.pk)
-    audit.record_reads(
-        [customer], actor=request.user, purpose="correction", fields=list(form.fields)
-    )
     rows = [(form[name], getattr(customer, name)) for name in form.fields]
     return render(
         request,

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bookshop.http import safe_next
 from customers import selectors
-from privacy.audit import log as audit
+from privacy.access import decisions
 from privacy.consent import third_party
 from privacy.consent.models import ThirdPartyProvision
 from privacy.staff import roles
@@ -26,7 +26,9 @@ manager_only = roles.role_required(roles.MANAGER)
 @counter_only
 @require_http_methods(["GET", "POST"])
 def provision_new(request, pk):
-    customer = selectors.get_customer_for_user(request.user, pk)
+    customer = selectors.get_customer_for_user(
+        request.user, pk, purpose="third_party_record", fields=["family_name", "given_name"]
+    )
     manager = roles.has_role(request.user, roles.MANAGER)
     form = ProvisionForm(
         request.POST if request.method == "POST" else None,
@@ -47,12 +49,6 @@ def provision_new(request, pk):
                 % {"ref": provision.reference, "date": provision.keep_until.isoformat()},
             )
             return redirect("customers:customer_detail", pk=customer.pk)
-    audit.record_reads(
-        [customer],
-        actor=request.user,
-        purpose="third_party_record",
-        fields=["family_name", "given_name"],
-    )
     return render(request, "privacy/provision_new.html", {"customer": customer, "form": form})
 
 
@@ -62,12 +58,11 @@ def provision_list(request):
     form = ProvisionFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     records = third_party.manager_list(request.user, **filters)
-    audit.record_reads(
-        [r.customer for r in records if r.customer.erased_at is None],
-        actor=request.user,
+    decisions.decide(
+        request.user,
+        records,
         purpose="third_party_review",
-        fields=third_party.FIELDS,
-        event="privacy.third_party.read",
+        fields=["subject_name", *third_party.FIELDS],
     )
     return render(
         request,

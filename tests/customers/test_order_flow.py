@@ -2,7 +2,7 @@ import pytest
 from django.core import mail
 
 from customers.models import Customer, OrderStatus, SpecialOrder
-from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, login
+from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, login, readable
 
 
 def new_order_post(**overrides):
@@ -162,7 +162,7 @@ def test_full_width_input_is_normalized(client, clerk):
     post["order-isbn"] = "978－4－06－293450－3"
     response = client.post("/orders/new/", post)
     assert response.status_code == 302
-    customer = Customer.objects.get()
+    customer = readable(Customer.objects.get())
     assert customer.phone == "09012345678"
     assert customer.family_name_kana == "ヤマダ"
     assert customer.orders.get().isbn == "978-4-06-293450-3"

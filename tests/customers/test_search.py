@@ -52,8 +52,9 @@ def test_it_finds_a_customer_by_phone_decrypting_only_candidates(clerk, many_cus
     assert [c.pk for c in found] == [target.pk]
     # 10 bits over 2,000 rows: a handful of candidates, each decrypted once for the phone.
     assert 1 <= decrypted <= 20
-    # The rules and grant-expiry checks, then the candidates with their data keys.
-    assert len(queries) == 2
+    # The candidates come with their data keys in one query; the others are the checks every
+    # read makes and the matches' read entries.
+    assert len([q for q in queries if "customers_customer" in q["sql"]]) == 1
 
 
 def test_it_finds_a_customer_by_kana_and_last_four_digits(clerk, many_customers):

@@ -8,7 +8,7 @@ from customers import services
 from customers.models import Customer
 from privacy.audit.models import AuditLogEntry
 from privacy.desks.models import DataRequest
-from tests.conftest import CANARIES, login
+from tests.conftest import CANARIES, login, readable
 from tests.customers.test_concurrent_edits import edit_form
 
 
@@ -40,17 +40,17 @@ def test_a_correction_changes_exactly_the_requested_fields_and_logs_no_value(man
         CANARIES["phone"] in html and "電話番号が変わりました" in html
     )  # old value beside the form
 
-    loaded = Customer.objects.get(pk=customer.pk)
+    loaded = readable(Customer.objects.get(pk=customer.pk))
     data = edit_form(loaded, phone="08099887766")
     response = boss.post(f"/requests/{item.pk}/correct/", data)
     assert response.status_code == 302
 
-    saved = Customer.objects.get(pk=customer.pk)
+    saved = readable(Customer.objects.get(pk=customer.pk))
     assert saved.phone == "08099887766"
     for name in CANARIES:
         if name != "phone":
             assert getattr(saved, name) == getattr(loaded, name)
-    item.refresh_from_db()
+    readable(item).refresh_from_db()
     assert "電話" in item.reply or "phone" in item.reply.lower()
     update = AuditLogEntry.objects.filter(
         object_pk=str(customer.pk), action=AuditLogEntry.Action.UPDATE

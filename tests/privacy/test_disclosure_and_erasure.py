@@ -16,7 +16,7 @@ from customers.models import Customer, SpecialOrder
 from privacy.audit.models import AuditLogEntry
 from privacy.consent import purposes
 from privacy.desks import erasure
-from privacy.desks.models import DataRequest
+from privacy.desks.models import DataRequest, DisclosureRelease
 from privacy.vault import datakeys
 from privacy.vault.models import DataKey
 from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, customer_data, login, order_data
@@ -50,6 +50,37 @@ def take_through(kind, manager, approver, customer, outcome="complete"):
     ]
 
 
+def issue_link(manager, item) -> str:
+    """The manager handling the approved disclosure issues its one-time link."""
+    boss = login(Client(), manager)
+    boss.cookies["django_language"] = "en"
+    response = boss.post(f"/requests/{item.pk}/release/", follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    return next(
+        re.search(r"/privacy/disclosure/[\w-]+/", m).group(0)
+        for m in shown
+        if "/privacy/disclosure/" in m
+    )
+
+
+def test_the_link_goes_to_the_manager_handling_the_request_never_to_the_approver(
+    manager, clerk, customer
+):
+    item, shown = take_through("disclosure", manager, clerk, customer)
+    assert item.status == "completed"
+    assert not any("/privacy/disclosure/" in m for m in shown)
+    approver = login(Client(), clerk)
+    assert approver.post(f"/requests/{item.pk}/release/").status_code == 404
+    assert not DisclosureRelease.objects.exists()
+    page = login(Client(), manager).get(f"/requests/{item.pk}/").content.decode()
+    assert f"/requests/{item.pk}/release/" in page
+    issue_link(manager, item)
+    # Once only: the form is gone and a second try is refused.
+    page = login(Client(), manager).get(f"/requests/{item.pk}/").content.decode()
+    assert f"/requests/{item.pk}/release/" not in page
+    assert DisclosureRelease.objects.count() == 1
+
+
 def test_a_disclosure_is_released_once_through_an_expiring_link(manager, clerk, customer):
     other = services.order_create_with_customer(
         notice=TOLD,
@@ -58,13 +89,9 @@ def test_a_disclosure_is_released_once_through_an_expiring_link(manager, clerk, 
         order_data=order_data(title="他人の本Yy"),
     ).customer
     login(Client(), clerk).get(f"/customers/{customer.pk}/")  # a read that the package shows
-    item, shown = take_through("disclosure", manager, clerk, customer)
+    item, _shown = take_through("disclosure", manager, clerk, customer)
     assert item.status == "completed"
-    link = next(
-        re.search(r"/privacy/disclosure/[\w-]+/", m).group(0)
-        for m in shown
-        if "/privacy/disclosure/" in m
-    )
+    link = issue_link(manager, item)
 
     person = Client()
     assert person.get(link).status_code == 200  # a look does not use it up
@@ -87,12 +114,8 @@ def test_a_disclosure_is_released_once_through_an_expiring_link(manager, clerk, 
 
 
 def test_a_disclosure_link_expires(manager, clerk, customer):
-    _item, shown = take_through("disclosure", manager, clerk, customer)
-    link = next(
-        re.search(r"/privacy/disclosure/[\w-]+/", m).group(0)
-        for m in shown
-        if "/privacy/disclosure/" in m
-    )
+    item, _shown = take_through("disclosure", manager, clerk, customer)
+    link = issue_link(manager, item)
     with time_machine.travel(timezone.now() + timedelta(days=8)):
         assert Client().post(link).status_code == 410
 

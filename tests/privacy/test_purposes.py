@@ -4,6 +4,7 @@ from django.test import Client
 
 from customers import services
 from customers.models import Customer, SpecialOrder
+from privacy.access import decisions
 from privacy.consent import purposes
 from privacy.consent.models import NoticeRecord, PurposeSuspension
 from tests.conftest import TOLD, customer_data, login, order_data
@@ -94,7 +95,7 @@ def test_new_release_mail_needs_the_customers_yes(clerk):
     said_no = services.order_create_with_customer(
         notice=TOLD, actor=clerk, customer_data=customer_data(), order_data=order_data()
     ).customer
-    with pytest.raises(purposes.PurposeNotPermitted, match="did not agree"):
+    with pytest.raises(decisions.AccessRefused, match="did not agree"):
         services.new_release_mail(actor=clerk, customer_id=said_no.pk, subject="新刊", body="...")
     said_yes = services.order_create_with_customer(
         notice={"method": "screen", "choices": {"new_release_info": True}},

@@ -31,6 +31,7 @@ from tests.conftest import (
     make_staff,
     order_data,
     provision_for,
+    readable,
 )
 
 
@@ -133,7 +134,7 @@ def test_a_clerk_cannot_use_another_basis_and_the_manager_can(client, clerk, man
         form_post(basis="other", consent_obtained_at="", other_basis="刑事訴訟法197条2項"),
     )
     assert response.status_code == 302
-    record = ThirdPartyProvision.objects.get()
+    record = readable(ThirdPartyProvision.objects.get())
     assert record.basis == "other" and record.consent_obtained_at is None
     assert record.other_basis == "刑事訴訟法197条2項" and record.recorded_by == manager
 
@@ -142,7 +143,7 @@ def test_a_clerk_records_a_consented_provision_shown_on_the_customer_page(client
     login(client, clerk)
     response = client.post(f"/customers/{customer.pk}/third-party/new/", form_post())
     assert response.status_code == 302
-    record = ThirdPartyProvision.objects.get()
+    record = readable(ThirdPartyProvision.objects.get())
     assert record.recipient == PROVISION_CANARIES["recipient"]
     assert record.items == ["name", "address"] and record.recorded_by == clerk
     assert record.keep_until == record.provided_on.replace(year=record.provided_on.year + 3)
@@ -181,7 +182,7 @@ def test_three_years_on_a_record_is_flagged_not_silently_kept(client, clerk, man
         only_expired = boss.get("/manager/third-party/", {"expired_only": "on"})
         assert record.reference in only_expired.content.decode()
     reads = AuditLogEntry.objects.filter(event="privacy.third_party.read", actor=manager)
-    assert reads.exists() and {e.object_pk for e in reads} == {str(customer.pk)}
+    assert reads.exists() and {e.object_pk for e in reads} == {str(record.pk)}
 
 
 def test_an_expired_record_is_deleted_only_with_a_second_person_and_it_is_logged(
@@ -263,7 +264,7 @@ def test_erasure_leaves_the_records_the_law_keeps_readable(
     erasure.erase_customer(order.customer, by=manager)
     assert not DataKey.objects.filter(subject_id=order.customer_id).exists()
     with context.scope():
-        kept = ThirdPartyProvision.objects.get(pk=record.pk)
+        kept = readable(ThirdPartyProvision.objects.get(pk=record.pk))
         # Who the data was about, who got it, what and why: readable for its three years.
         assert kept.subject_name == f"{CANARIES['family_name']} {CANARIES['given_name']}"
         assert kept.recipient == PROVISION_CANARIES["recipient"]
