@@ -7,9 +7,14 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Privacy")
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_guard_after_migrate, sender=self)
+
         from auditlog.registry import auditlog
 
         from privacy.access.models import AccessGrant, HoursOverride
+        from privacy.audit import chain  # noqa: F401  (joins AuditLogEntry.save to the chain)
         from privacy.consent.models import ThirdPartyProvision
         from privacy.desks import erasure  # noqa: F401
         from privacy.desks.models import DataRequest, ExportRequest, RetentionBatch
@@ -37,3 +42,16 @@ class PrivacyConfig(AppConfig):
             mask_callable="privacy.vault.registry.redact",
             exclude_fields=["customer_ids"],
         )
+
+
+def _guard_after_migrate(sender, using, plan=None, **kwargs):
+    """After every ``migrate`` that applied a migration, the audit log's append-only guard
+    is put (back) in place: a migration that rebuilds the table (SQLite's table remake)
+    drops its triggers, and the next one might not know to restore them."""
+    from django.db import connections
+
+    from privacy.audit import guard
+
+    connection = connections[using]
+    if plan and guard.TABLE in connection.introspection.table_names():
+        guard.install(connection)

@@ -181,17 +181,197 @@ def login(client, user, *, second_factor=True):
 @pytest.fixture
 def transactional_audit(db):
     """For tests marked ``django_db(transaction=True)``, whose writes really commit (threads,
-    pg_dump, subprocesses). The append-only triggers come off afterwards so that the test
-    database can be emptied for the next test."""
+    pg_dump, subprocesses): the data the migrations leave, which an earlier test's flush
+    removed. The audit log's guard is the one the migrations installed; it comes off for the
+    flush only (``_audit_guard_off_for_the_flush``)."""
+    from privacy.consent import purposes
+
+    purposes.ensure_default_notice()  # an earlier test's flush removed the migration's data
+    yield
+
+
+def _is_transactional(request) -> bool:
+    """As pytest-django decides it: the marker's ``transaction``, or a fixture that asks."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and (
+        marker.kwargs.get("transaction")
+        or marker.kwargs.get("reset_sequences")
+        or marker.args[:1] == (True,)
+    ):
+        return True
+    names = {"transactional_db", "live_server", "django_db_reset_sequences"}
+    return bool(names & set(request.fixturenames))
+
+
+@pytest.fixture(autouse=True)
+def _audit_guard_off_for_the_flush(request):
+    """The migrations make the audit log append-only, in the test database as in production.
+    After a transactional test pytest-django empties every table (DELETE or TRUNCATE), which
+    the guard refuses: it comes off just before that flush, and ``_audit_guard_after_flush``
+    puts it back just after, so every test meets the database as ``migrate`` left it."""
+    if not _is_transactional(request):
+        yield
+        return
+    # Set up the test database first, so that its flush runs after this fixture's end.
+    request.getfixturevalue("transactional_db")
     from django.db import connection
 
     from privacy.audit import guard as audit_guard
-    from privacy.consent import purposes
 
-    audit_guard.install(connection)
-    purposes.ensure_default_notice()  # an earlier test's flush removed the migration's data
+    audit_guard.install(connection)  # in case an earlier flush could not put it back
     yield
     audit_guard.remove(connection)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_guard_after_flush():
+    """Django's flush ends by sending post_migrate (as ``migrate`` does): install the guard
+    again on the emptied database."""
+    from django.db import connections
+    from django.db.models.signals import post_migrate
+
+    from privacy.audit import guard as audit_guard
+
+    def reinstall(sender, using, **kwargs):
+        if sender.label != "privacy":
+            return
+        connection = connections[using]
+        if audit_guard.TABLE in connection.introspection.table_names():
+            audit_guard.install(connection)
+
+    post_migrate.connect(reinstall, weak=False, dispatch_uid="tests.audit_guard_after_flush")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests.audit_guard_after_flush")
+
+
+@pytest.fixture
+def production_password_hasher(settings, db):
+    """Where passwords matter (logins), the production hashers instead of the suite's fast
+    MD5: set first, so the personas are created with them; any user made before is hashed
+    again (every persona's password is PASSWORD)."""
+    from django.contrib.auth.models import User
+
+    from bookshop import settings as production
+
+    settings.PASSWORD_HASHERS = list(production.PASSWORD_HASHERS)
+    for user in User.objects.all():
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+    return settings.PASSWORD_HASHERS
+
+
+@pytest.fixture
+def new_database(tmp_path):
+    """``new_database("sqlite")`` or ``new_database("postgresql")``: the DATABASE_URL of a
+    brand-new, empty database, as an operator would make one: a file under tmp_path, or a
+    database on the suite's PostgreSQL server (the test is skipped when the suite runs on
+    SQLite), dropped at the end."""
+    import itertools
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    made = []
+    files = itertools.count()
+
+    def make(engine: str) -> str:
+        if engine == "sqlite":
+            return f"sqlite:///{tmp_path / f'new-{next(files)}.sqlite3'}"
+        if connection.vendor != "postgresql":
+            pytest.skip("a new PostgreSQL database needs DATABASE_URL to point at PostgreSQL")
+        import uuid
+
+        name = f"shiori_new_{uuid.uuid4().hex[:10]}"
+        with _pg_server() as server:
+            server.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        db = connection.settings_dict
+        user, password = quote(db["USER"] or "postgres"), quote(db["PASSWORD"] or "")
+        credentials = f"{user}:{password}" if password else user
+        return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+
+    yield make
+    for name in made:
+        with _pg_server() as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_server():
+    """A connection to the suite's PostgreSQL server, outside any database of the suite's."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"] or "postgres",
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def raw_connection(url: str):
+    """A DB-API connection to DATABASE_URL ``url`` that goes around Django altogether (as an
+    attacker with the database's credentials would); ``?`` or ``%s`` as its placeholder."""
+    from bookshop.env import database_from_url
+
+    db = database_from_url(url)
+    if db["ENGINE"].endswith("sqlite3"):
+        import sqlite3
+
+        return sqlite3.connect(db["NAME"], isolation_level=None)
+    import psycopg
+
+    return psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+        autocommit=True,
+    )
+
+
+@pytest.fixture
+def manage(tmp_path):
+    """``manage("migrate", "--noinput", url=URL)``: run manage.py in a process of its own, as
+    the operator does, with the PRODUCTION settings (bookshop.settings, DEBUG off) and the
+    suite's keyring; the ledger, checkpoints and var/ under tmp_path. Returns the completed
+    process; a non-zero exit fails the test unless ``check=False``."""
+    import os
+    import subprocess
+    import sys
+
+    from privacy.vault import keyring
+
+    root = Path(__file__).resolve().parents[1]
+
+    def run(*args, url: str, check: bool = True):
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bookshop.settings",
+            "DJANGO_DEBUG": "0",
+            "DATABASE_URL": url,
+            "BOOKSHOP_KEYRING": str(keyring.keyring_path()),
+            "BOOKSHOP_VAR_DIR": str(tmp_path / "var"),
+            "BOOKSHOP_ERASURE_LEDGER": str(tmp_path / "erasure-ledger.jsonl"),
+            "BOOKSHOP_AUDIT_CHECKPOINTS": str(tmp_path / "audit-checkpoints.jsonl"),
+        }
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check:
+            assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-3000:])
+        return result
+
+    return run
 
 
 def path_for(template: str, order) -> str:

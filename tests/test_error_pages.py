@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.test import Client
 from django.urls import path
 from django.utils import translation
@@ -22,6 +23,14 @@ def exploding_view(request):
     )  # the worst case: a careless message
 
 
+def hidden_view(request):
+    raise Http404(f"customer {SECRET_VALUE} is not yours, see {__file__}")
+
+
+def forbidden_view(request):
+    raise PermissionDenied(f"customer {SECRET_VALUE} belongs to another team")
+
+
 def failing_query_view(request):
     from django.db import connection
 
@@ -35,13 +44,91 @@ handler500 = "bookshop.views.server_error"
 urlpatterns = [
     path("boom/", exploding_view),
     path("bad-sql/", failing_query_view),
+    path("hidden/", hidden_view),
+    path("forbidden/", forbidden_view),
     path("", __import__("django.urls", fromlist=["include"]).include("bookshop.urls")),
 ]
 
 
 @pytest.fixture
-def broken_urls(settings):
-    settings.ROOT_URLCONF = __name__
+def production_debug(settings):
+    """Error pages as production serves them: DEBUG off (DJANGO_DEBUG=0), stated here rather
+    than left to pytest-django's default."""
+    settings.DEBUG = False
+    return settings
+
+
+@pytest.fixture
+def broken_urls(production_debug):
+    production_debug.ROOT_URLCONF = __name__
+
+
+# What a debug page or a careless handler would show: personal values, the error, the code.
+LEAKS = (
+    *CANARIES.values(),
+    "Traceback",
+    'File "',
+    str(ROOT),
+    "site-packages",
+    __name__,
+    "exploding_view",
+    "Using the URLconf",
+    "urlpatterns",
+    "DEBUG = True",
+    "PermissionDenied",
+    "Http404",
+)
+
+
+def assert_nothing_leaks(response) -> str:
+    html = response.content.decode()
+    assert response["X-Request-ID"] in html
+    for leak in LEAKS:
+        assert leak not in html, leak
+    return html
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/boom/", 500),
+        ("/hidden/", 404),
+        ("/forbidden/", 403),
+        ("/no/such/page/", 404),
+        ("/board/?q=" + SECRET_VALUE, 200),  # the control: a page that works
+    ],
+)
+def test_error_pages_with_debug_off_show_no_personal_value_trace_or_path(
+    broken_urls, clerk, url, status
+):
+    from django.conf import settings
+
+    assert settings.DEBUG is False
+    client = login(Client(raise_request_exception=False), clerk)
+    response = client.get(url)
+    assert response.status_code == status
+    if status != 200:
+        html = assert_nothing_leaks(response)
+        assert "<h1>" in html
+
+
+def test_a_hidden_customer_is_a_plain_404_with_debug_off(
+    production_debug, outsider_clerk, customer
+):
+    client = login(Client(raise_request_exception=False), outsider_clerk)
+    response = client.get(f"/customers/{customer.pk}/")
+    assert response.status_code == 404
+    assert_nothing_leaks(response)
+
+
+def test_a_form_without_its_csrf_token_is_a_plain_403_with_debug_off(production_debug, clerk):
+    client = login(Client(enforce_csrf_checks=True, raise_request_exception=False), clerk)
+    response = client.post("/orders/new/", {"family_name": SECRET_VALUE})
+    assert response.status_code == 403
+    html = response.content.decode()
+    for leak in LEAKS:
+        assert leak not in html, leak
+    assert "CSRF" not in html and "Referer" not in html  # the debug reason is not shown
 
 
 @pytest.mark.parametrize("url", ["/boom/", "/bad-sql/"])
@@ -67,7 +154,7 @@ def test_the_500_page_speaks_english_when_chosen(broken_urls, clerk):
     assert "Something went wrong" in client.get("/boom/").content.decode()
 
 
-def test_a_404_is_friendly_and_carries_a_request_id(client, clerk):
+def test_a_404_is_friendly_and_carries_a_request_id(production_debug, client, clerk):
     login(client, clerk)
     response = client.get("/customers/00000000-0000-0000-0000-000000000000/")
     assert response.status_code == 404
@@ -76,7 +163,7 @@ def test_a_404_is_friendly_and_carries_a_request_id(client, clerk):
     assert "<h1>" in html
 
 
-def test_a_403_is_friendly(client, administrator):
+def test_a_403_is_friendly(production_debug, client, administrator):
     login(client, administrator)
     response = client.get("/board/")
     assert response.status_code == 403

@@ -150,13 +150,7 @@ def restore(path: Path) -> dict:
         raise BackupError("Restore needs an empty database; this one has tables.")
     if connection.vendor == "sqlite":
         connection.close()
-        target = Path(connection.settings_dict["NAME"])
-        source = sqlite3.connect(":memory:")
-        source.deserialize(data)
-        destination = sqlite3.connect(target)
-        source.backup(destination)
-        destination.close()
-        source.close()
+        _load_sqlite(data, Path(connection.settings_dict["NAME"]))
     else:
         args, env = _pg_args("psql")
         loaded = subprocess.run(  # noqa: S603
@@ -170,8 +164,61 @@ def restore(path: Path) -> dict:
             raise BackupError(
                 f"psql failed: {loaded.stderr.decode(errors='replace').strip()[:500]}"
             )
+    _guard_the_audit_log()
     erased = reapply_erasures()
     return {**manifest, "reapplied_erasures": erased}
+
+
+# SQLite's file header: bytes 18 and 19 are the file format's write and read versions, 1 for
+# a rollback journal and 2 for WAL (https://sqlite.org/fileformat2.html#file_format_version).
+_SQLITE_FORMAT_VERSIONS = slice(18, 20)
+_ROLLBACK, _WAL = b"\x01\x01", b"\x02\x02"
+
+
+def _load_sqlite(data: bytes, target: Path) -> None:
+    """Copy the snapshot into the (empty) database file with SQLite's backup API, and leave
+    the file in the journal mode its source had (WAL, as the settings open it).
+
+    A snapshot of a database in WAL mode keeps WAL's version numbers in its header; an
+    in-memory database cannot be in WAL mode, and copying such pages into a file fails
+    ("unable to open database file"). The snapshot is loaded with the rollback-journal
+    numbers (the pages are otherwise untouched; its checksum was verified as it was stored),
+    and WAL is switched on again once the file holds it."""
+    header = data[_SQLITE_FORMAT_VERSIONS]
+    if header not in (_ROLLBACK, _WAL):
+        raise BackupError(f"The snapshot is not a SQLite database (format {header.hex()}).")
+    image = bytearray(data)
+    image[_SQLITE_FORMAT_VERSIONS] = _ROLLBACK
+    source = sqlite3.connect(":memory:")
+    destination = sqlite3.connect(target)
+    try:
+        source.deserialize(bytes(image))
+        checked = source.execute("PRAGMA quick_check").fetchone()[0]
+        if checked != "ok":
+            raise BackupError(f"The snapshot fails SQLite's quick_check: {checked}.")
+        # Into a file in WAL mode (as the settings made it), the copy cannot change its page
+        # size: the empty target goes back to a rollback journal for the copy.
+        destination.execute("PRAGMA journal_mode=DELETE")
+        source.backup(destination)
+        if header == _WAL:
+            (mode,) = destination.execute("PRAGMA journal_mode=WAL").fetchone()
+            if mode != "wal":
+                raise BackupError(f"{target} could not be put back in WAL mode ({mode}).")
+    finally:
+        destination.close()
+        source.close()
+
+
+def _guard_the_audit_log() -> None:
+    """The snapshot carries the audit log's append-only triggers; install them again all the
+    same (idempotent), so that a backup of a database that had lost them (SQLite before
+    migration 0016) does not come back as a log anyone may rewrite."""
+    from privacy.audit import guard
+
+    if guard.TABLE in connection.introspection.table_names():
+        guard.install(connection)
+        if guard.missing(connection):
+            raise BackupError("The restored database does not refuse changes to the audit log.")
 
 
 def reapply_erasures() -> int:

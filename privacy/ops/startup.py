@@ -1,11 +1,14 @@
-"""Refuse to start with a keyring that is missing, unreadable, or not this database's."""
+"""Refuse to start with a keyring that is missing, unreadable, or not this database's, or
+with an audit log that the database would let anyone change."""
 
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db.migrations.recorder import MigrationRecorder
 
+from privacy.audit import guard
 from privacy.vault import crypto, datakeys, keyring
 from privacy.vault.keyring import KeyringError
 
-__all__ = ["KeyringError", "verify_keyring"]
+__all__ = ["KeyringError", "audit_guard_problem", "verify_keyring"]
 
 
 def _tables_exist() -> bool:
@@ -53,3 +56,27 @@ def verify_keyring() -> keyring.Keyring:
             mismatch.format(detail=f"data keys are wrapped by unknown key {sorted(unknown)[0]}")
         )
     return ring
+
+
+def audit_guard_problem(alias: str = DEFAULT_DB_ALIAS) -> str | None:
+    """What is wrong when the database would let the audit log be changed (its append-only
+    triggers are missing or disabled), and what to run; None when the guard is in force, and
+    when there is nothing to check yet: the database cannot be reached, or it is not migrated
+    as far as the migration that installs the guard (`migrate` does it)."""
+    database = connections[alias]
+    try:
+        if guard.TABLE not in database.introspection.table_names():
+            return None
+        if guard.MIGRATION not in MigrationRecorder(database).applied_migrations():
+            return None
+        missing = guard.missing(database)
+    except DatabaseError:
+        return None
+    if not missing:
+        return None
+    return (
+        f"The database does not refuse changes to the audit log: the append-only trigger(s) "
+        f"{', '.join(missing)} on {guard.TABLE} are missing or disabled, so log entries could "
+        "be updated or deleted. Install the guard again, as the database owner: "
+        f"{guard.REINSTALL_COMMAND}"
+    )

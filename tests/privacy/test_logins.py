@@ -11,6 +11,9 @@ from privacy.audit.models import AuditLogEntry
 from privacy.staff import accounts
 from tests.conftest import PASSWORD, login
 
+# Logins are where passwords matter: the production hashers (Argon2id), not the suite's MD5.
+pytestmark = pytest.mark.usefixtures("production_password_hasher")
+
 
 def attempt(client, username, password):
     return client.post("/login/", {"username": username, "password": password})
@@ -81,6 +84,31 @@ def test_an_account_past_its_end_date_cannot_log_in(client, clerk, administrator
         fresh = Client()
         fresh.force_login(clerk)  # even a session made some other way stops working
         assert not is_logged_in(fresh)
+
+
+def test_the_personas_log_in_against_the_production_hash(client, clerk, settings):
+    """The passwords these tests type are checked against what production stores."""
+    from django.contrib.auth.hashers import identify_hasher
+
+    from bookshop import settings as production
+
+    assert settings.PASSWORD_HASHERS == production.PASSWORD_HASHERS
+    clerk.refresh_from_db()
+    assert clerk.password.startswith("argon2$argon2id$")
+    assert identify_hasher(clerk.password).algorithm == "argon2"
+    assert attempt(client, "clerk", PASSWORD).status_code == 302
+    clerk.refresh_from_db()
+    assert clerk.password.startswith("argon2$argon2id$")  # nothing to upgrade on login
+
+
+def test_an_older_hash_is_upgraded_to_argon2id_on_login(client, clerk):
+    from django.contrib.auth.hashers import make_password
+
+    clerk.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    clerk.save(update_fields=["password"])
+    assert attempt(client, "clerk", PASSWORD).status_code == 302
+    clerk.refresh_from_db()
+    assert clerk.password.startswith("argon2$argon2id$")
 
 
 def test_passwords_are_hashed_with_argon2id_in_production():

@@ -1,6 +1,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.test import Client
 from django.utils import timezone
@@ -9,6 +10,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from privacy.audit.models import AuditLogEntry
 from tests.conftest import PASSWORD
+
+# The password step checks what production stores (Argon2id), not the suite's fast MD5.
+pytestmark = pytest.mark.usefixtures("production_password_hasher")
 
 
 def code_for(device) -> str:
@@ -22,6 +26,13 @@ def after_throttle():
 
 def password_step(client, username):
     return client.post("/login/", {"username": username, "password": PASSWORD}, follow=True)
+
+
+def test_the_password_step_checks_the_production_hash(manager):
+    manager.refresh_from_db()
+    assert manager.password.startswith("argon2$argon2id$")
+    response = password_step(Client(), "manager")
+    assert response.redirect_chain, "the right password moves on to the second step"
 
 
 def test_the_manager_must_enrol_then_reaches_the_board(manager):
