@@ -40,6 +40,7 @@ check: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m bandit -q -r bookshop customers privacy -ll -x '*/migrations/*'
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports
 
 # `make bench BENCH_ARGS="--customers 1000000 --only lookup,rotation,audit"`; see README.
 bench: $(BENCH_STAMP)

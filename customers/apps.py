@@ -9,6 +9,6 @@ class CustomersConfig(AppConfig):
     def ready(self):
         from customers import audit_registration  # noqa: F401
         from customers.models import SpecialOrder
-        from privacy.desks import erasure
+        from privacy.core import subjects
 
-        erasure.register(SpecialOrder, "customer")
+        subjects.register_holder(SpecialOrder, "customer")

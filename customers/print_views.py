@@ -15,10 +15,7 @@ from bookshop.http import safe_next
 from customers import printing, selectors
 from customers.models import PrintKind
 from privacy.consent import purposes
-from privacy.staff import roles
-
-counter_only = roles.role_required(*roles.COUNTER)
-manager_only = roles.role_required(roles.MANAGER)
+from privacy.staff.roles import counter_only, manager_only
 
 
 @counter_only

@@ -61,6 +61,7 @@ def get_customer_for_user(user, pk, *, purpose: str, fields: list[str]) -> Custo
     decisions.check_actor(user, purpose)
     found = _customer(user_id=user.pk, pk=_uuid_or_404(pk))
     if not found:
+        decisions.refused_unseen(user, purpose, pk)
         raise Http404
     datakeys.adopt_keys(found)
     return decisions.decide(user, found, purpose=purpose, fields=fields, checked=True)[0]
@@ -97,6 +98,7 @@ def customer_page(user, pk) -> CustomerPage:
     today = timezone.localdate()
     found = _customer_with_page_facts(user_id=user.pk, pk=_uuid_or_404(pk), today=today)
     if not found:
+        decisions.refused_unseen(user, "customer_record", pk)
         raise Http404
     datakeys.adopt_keys(found)
     audit_chain.adopt_head(found)
@@ -141,6 +143,7 @@ def get_order_for_user(user, pk, *, purpose: str = "order_desk", fields=()) -> S
     decisions.check_actor(user, purpose)
     found = _order(user_id=user.pk, pk=_uuid_or_404(pk))
     if not found:
+        decisions.refused_unseen(user, purpose, pk, kind="order")
         raise Http404
     return decisions.decide(
         user, found, purpose=purpose, fields=list(fields), subject="customer_id", checked=True

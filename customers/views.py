@@ -23,10 +23,10 @@ from customers.forms import (
 from customers.models import OrderStatus
 from privacy.consent import purposes
 from privacy.desks import approvals
+from privacy.incidents import board as incidents_board
 from privacy.staff import roles
+from privacy.staff.roles import counter_only
 from privacy.views.forms import GrantForm, NoticeForm
-
-counter_only = roles.role_required(*roles.COUNTER)
 
 
 @never_cache
@@ -36,8 +36,6 @@ def board(request):
     columns = [(OrderStatus(status), orders) for status, orders in orders_by_status.items()]
     incident_board = None
     if roles.has_role(request.user, roles.MANAGER):
-        from privacy.incidents import board as incidents_board
-
         incident_board = incidents_board.open_incidents()
     return render(
         request,

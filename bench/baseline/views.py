@@ -16,10 +16,8 @@ from django.views.decorators.http import require_http_methods
 from bench.baseline.models import KINDS
 from customers.forms import CancelForm, NotifyForm
 from customers.models import OPEN_STATUSES, OrderStatus
-from privacy.staff import roles
+from privacy.staff.roles import counter_only
 from privacy.views.forms import GrantForm
-
-counter_only = roles.role_required(*roles.COUNTER)
 
 CUSTOMER_FIELDS = [
     "family_name",

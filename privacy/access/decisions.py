@@ -19,8 +19,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from privacy.access import grants, hours
 from privacy.audit import log as audit
@@ -109,6 +111,16 @@ def _refuse(actor, purpose: str, subjects: list, reason: str):
         data={"purpose": purpose, "reason": reason, "subjects": len(subjects)},
     )
     raise AccessRefused(purpose, _reference(target) if target is not None else "-", reason)
+
+
+def refused_unseen(actor, purpose: str, pk, *, kind: str = "customer") -> None:
+    """A page asked for a customer (or an order) this actor may not see, or that does not
+    exist (the two look the same: 404). The refusal is logged against the id asked for."""
+    data = {"purpose": purpose, "reason": "not visible"}
+    if kind == "customer":
+        audit.record("privacy.access.refused", actor=actor, subject_pk=pk, data=data)
+    else:
+        audit.record("privacy.access.refused", actor=actor, data={**data, kind: str(pk)})
 
 
 def before_reading(actor, *, in_hours: bool = True) -> None:
@@ -287,3 +299,26 @@ def _released(release, rows: list, subject: str) -> str | None:
     if ids - {release.customer_id} or not grants.not_erased_among(ids):
         return "not the released customer"
     return None
+
+
+# What a command catches: each says why, naming the purpose and the subject's reference or
+# id, never its data.
+REFUSALS = (
+    AccessRefused,
+    gate.GateClosed,
+    hours.OutsideOpeningHours,
+    accounts.RulesNotAcknowledged,
+)
+
+
+def refusal_message(error: Exception) -> str:
+    if isinstance(error, hours.OutsideOpeningHours):
+        return _(
+            "Customer data can be read only in business hours (%(hours)s), or while the "
+            "manager's override is open."
+        ) % {"hours": settings.BOOKSHOP_OPENING_HOURS}
+    if isinstance(error, accounts.RulesNotAcknowledged):
+        return _(
+            "Acknowledge the latest handling rules (log in once) before reading customer data."
+        )
+    return str(error)

@@ -1,42 +1,18 @@
 """Business hours: customer data can be read only while the shop is open, unless the manager
 has opened a short, logged override."""
 
-import re
-from datetime import time, timedelta
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from privacy.access.models import HoursOverride
 from privacy.audit import log as audit
-
-_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+from privacy.core.dates import within_hours
 
 
 class OutsideOpeningHours(Exception):
     """Customer data was asked for while the shop is closed."""
-
-
-def opening_hours() -> tuple[time, time | None]:
-    """(opens, closes); closes is None for 24:00."""
-    match = _HOURS.match(settings.BOOKSHOP_OPENING_HOURS.strip())
-    if not match:
-        raise ImproperlyConfigured("BOOKSHOP_OPENING_HOURS must look like 08:00-23:00.")
-    oh, om, ch, cm = (int(part) for part in match.groups())
-    if oh > 23 or om > 59 or ch > 24 or cm > 59 or (ch == 24 and cm):
-        raise ImproperlyConfigured("BOOKSHOP_OPENING_HOURS must look like 08:00-23:00.")
-    return time(oh, om), (None if ch == 24 else time(ch, cm))
-
-
-def within_hours(moment=None) -> bool:
-    now = timezone.localtime(moment or timezone.now()).time()
-    opens, closes = opening_hours()
-    if closes is None:
-        return now >= opens
-    if opens <= closes:
-        return opens <= now < closes
-    return now >= opens or now < closes  # hours that run past midnight
 
 
 def active_override(moment=None):

@@ -23,6 +23,7 @@ from datetime import UTC
 
 from django.db import IntegrityError, connection, transaction
 
+from privacy.audit.models import AuditLogEntry
 from privacy.core import context
 from privacy.core.prepared import prepared
 
@@ -124,8 +125,6 @@ def remove_head_function(connection) -> None:
 def _locked_head(model) -> tuple[int, str]:
     """Take the chain lock (PostgreSQL: an advisory lock to the end of the transaction;
     SQLite: the write lock its IMMEDIATE transactions already hold), then read the head."""
-    from privacy.audit.models import AuditLogEntry
-
     if connection.vendor != "postgresql":
         return head(model)
     with connection.cursor() as cursor:
@@ -145,15 +144,11 @@ def _last_entry(model):
 
 @prepared()
 def _last_log_entry():
-    from privacy.audit.models import AuditLogEntry
-
     return _last_entry(AuditLogEntry)
 
 
 def head(model=None) -> tuple[int, str]:
     """The newest entry's sequence number and hash (the genesis before the first entry)."""
-    from privacy.audit.models import AuditLogEntry
-
     if model is None or model is AuditLogEntry:
         last = _last_log_entry()
     else:
@@ -169,8 +164,6 @@ def with_head(queryset):
     index, asked once whatever the number of rows): the page that shows them appends its
     read entries without asking for the head again (``adopt_head``)."""
     from django.db.models import Subquery
-
-    from privacy.audit.models import AuditLogEntry
 
     last = AuditLogEntry.objects.order_by("-seq")
     return queryset.annotate(
@@ -196,8 +189,6 @@ def adopt_head(instances) -> None:
 
 def _guessed_head(model):
     """The head a page's query read (once), for the first try of a lock-free append."""
-    from privacy.audit.models import AuditLogEntry
-
     scope = context.current()
     if scope is None or scope.chain_head is None or model is not AuditLogEntry:
         return None
@@ -236,14 +227,27 @@ def append(entries: list) -> list:
     return entries
 
 
+def fill_from_context(entry) -> None:
+    """Fill who, from where and in which request from the current scope, where the entry
+    does not say it: for the entries the log module builds and for those django-auditlog
+    builds itself (the write log)."""
+    scope = context.current()
+    if scope is None:
+        return
+    if entry.actor_id is None and getattr(scope.actor, "is_authenticated", False):
+        entry.actor = scope.actor
+    if not entry.remote_addr:
+        entry.remote_addr = scope.remote_addr
+    if not entry.cid:
+        entry.cid = scope.cid
+
+
 def _chain(entries: list, seq: int, prev: str) -> int:
     """Number and hash the entries after the head (``seq``, ``prev``); returns the first
     entry's number."""
-    from privacy.audit import log as audit
-
     first = seq + 1
     for entry in entries:
-        audit.fill_from_context(entry)
+        fill_from_context(entry)
         entry.object_pk = str(entry.object_pk)
         seq += 1
         entry.seq = seq
@@ -394,8 +398,6 @@ class Verification:
 
 def verify(*, checkpoints: list[dict] | None = None, batch: int = 5000) -> Verification:
     """Walk the whole chain in order. Names the first broken entry and how it broke."""
-    from privacy.audit.models import AuditLogEntry
-
     fields = [*HASHED_FIELDS, "prev_hash", "entry_hash"]
     hashed = len(HASHED_FIELDS)
     seq_at = HASHED_FIELDS.index("seq")
@@ -465,3 +467,8 @@ def verify(*, checkpoints: list[dict] | None = None, batch: int = 5000) -> Verif
 def sign_checkpoint(key: bytes, seq: int, head_hash: str, at: str) -> str:
     message = f"shiori-audit-checkpoint-v1|{seq}|{head_hash}|{at}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+# A new entry's save() appends it here (the model cannot import this module: see
+# AuditLogEntry.append_to_chain).
+AuditLogEntry.append_to_chain = staticmethod(append)

@@ -4,32 +4,27 @@ show decrypted data. Entries name what happened and to whom, never a personal va
 from auditlog.models import AbstractLogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models.base import ModelState
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.encoding import smart_str
 
 from privacy.audit import chain as audit_chain
 from privacy.audit.models import AuditLogEntry
-from privacy.core import context
+from privacy.core.subjects import subject_model
+from privacy.vault import gate
 
 Action = AbstractLogEntry.Action
 
 
-def _fill_context(entry: AuditLogEntry) -> None:
-    scope = context.current()
-    if scope is None:
-        return
-    if entry.actor_id is None and getattr(scope.actor, "is_authenticated", False):
-        entry.actor = scope.actor
-    if not entry.remote_addr:
-        entry.remote_addr = scope.remote_addr
-    if not entry.cid:
-        entry.cid = scope.cid
-
-
-def _entry(event, *, target=None, actor=None, action=Action.ACCESS, data=None) -> AuditLogEntry:
+def _entry(
+    event, *, target=None, actor=None, action=Action.ACCESS, data=None, subject_pk=None
+) -> AuditLogEntry:
     if target is not None:
         content_type = ContentType.objects.get_for_model(target)
         object_pk, object_repr = str(target.pk), str(target)
+    elif subject_pk is not None:  # a customer named by id only (one that was not shown)
+        content_type = ContentType.objects.get_for_model(subject_model())
+        object_pk, object_repr = str(subject_pk), ""
     else:
         content_type = ContentType.objects.get_for_model(AuditLogEntry)
         object_pk, object_repr = "", ""
@@ -45,15 +40,29 @@ def _entry(event, *, target=None, actor=None, action=Action.ACCESS, data=None) -
     )
     if actor is not None and getattr(actor, "is_authenticated", False):
         entry.actor = actor
-    _fill_context(entry)
+    audit_chain.fill_from_context(entry)
     return entry
 
 
-def record(event: str, *, target=None, actor=None, action=Action.ACCESS, data=None):
-    """Append one event such as ``customers.order.arrived`` or ``auth.login.failed``."""
+def record(
+    event: str, *, target=None, actor=None, action=Action.ACCESS, data=None, subject_pk=None
+):
+    """Append one event such as ``customers.order.arrived`` or ``auth.login.failed``.
+    ``subject_pk`` names a customer by id when there is no row to name (a refused look-up)."""
     return audit_chain.append(
-        [_entry(event, target=target, actor=actor, action=action, data=data)]
+        [_entry(event, target=target, actor=actor, action=action, data=data, subject_pk=subject_pk)]
     )[0]
+
+
+@receiver(gate.refused)
+def _gate_refused(sender, subject_id, actor, **kwargs):
+    """Code that read a subject without an access decision: the gate said no."""
+    record(
+        "privacy.gate.refused",
+        actor=actor,
+        subject_pk=subject_id,
+        data={"reason": "no access decision"},
+    )
 
 
 def record_reads(
@@ -167,8 +176,3 @@ def _created_entry(instance, changes, actor, data) -> AuditLogEntry:
     if isinstance(instance.pk, int):
         entry.object_id = instance.pk
     return entry
-
-
-def fill_from_context(entry: AuditLogEntry) -> None:
-    """Used for entries that django-auditlog builds itself (the write log)."""
-    _fill_context(entry)

@@ -1,6 +1,7 @@
 """The one hash-chained audit log and the record of its verifications."""
 
 from auditlog.models import AbstractLogEntry
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -40,11 +41,16 @@ class AuditLogEntry(AbstractLogEntry):
             ),
         ]
 
-    def save(self, *args, **kwargs):
-        from privacy.audit import chain as audit_chain
+    # How a new entry joins the chain: set by privacy.audit.chain when it is imported (the
+    # app's ready() imports it). The chain reads and writes this model, so the model cannot
+    # import the chain without a cycle.
+    append_to_chain = None
 
+    def save(self, *args, **kwargs):
         if self._state.adding and self.seq is None:
-            audit_chain.append([self])
+            if self.append_to_chain is None:
+                raise ImproperlyConfigured("privacy.audit.chain is not loaded: add the app.")
+            self.append_to_chain([self])
             return
         raise ValueError("Audit log entries are append-only.")
 

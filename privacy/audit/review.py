@@ -11,9 +11,9 @@ from django.db.models.functions import TruncMinute
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from privacy.access import hours
 from privacy.audit import chain as audit_chain
 from privacy.audit.models import AuditLogEntry, AuditVerification
+from privacy.core.dates import within_hours
 
 READ_EVENT_SUFFIX = ".read"
 
@@ -28,6 +28,10 @@ ACTION_FILTERS = {
     "grant": (_("Grant"), Q(event__startswith="privacy.access.")),
     "hours": (_("Business hours"), Q(event__startswith="privacy.hours.")),
     "incident": (_("Incidents"), Q(event__startswith="incidents.")),
+    "refused": (
+        _("Refused reads"),
+        Q(event__in=["privacy.access.refused", "privacy.gate.refused", "privacy.hours.refused"]),
+    ),
 }
 
 _REFERENCE = re.compile(r"^[CO]-?([0-9A-Fa-f]{4,32})$")
@@ -127,7 +131,7 @@ def flags(*, since: datetime | None = None) -> list[Flag]:
     )
     outside = {}
     for username, moment in reads.iterator(chunk_size=2000):
-        if not hours.within_hours(moment):
+        if not within_hours(moment):
             outside.setdefault(username, moment)
     for username, moment in outside.items():
         found.append(

@@ -19,7 +19,7 @@ from privacy.audit import log as audit
 from privacy.consent import purposes
 from privacy.consent.models import ProvidedItem, ProvisionBasis, ThirdPartyProvision
 from privacy.core.prepared import prepared
-from privacy.staff import roles
+from privacy.staff import roles, two_person
 from privacy.vault import datakeys, gate
 
 KEEP_YEARS = 3
@@ -236,14 +236,12 @@ def propose_deletion(*, provision_id, by) -> ThirdPartyProvision:
 def approve_deletion(*, provision_id, by) -> None:
     """A second staff member approves: the record is deleted and the deletion logged. The
     proposer cannot approve."""
-    if not roles.has_role(by, *roles.COUNTER):
-        raise PermissionDenied
+    two_person.require_counter_staff(by, PermissionDenied)
     provision = _locked(provision_id)
     _ensure_expired(provision)
     if provision.deletion_proposed_by_id is None:
         raise ProvisionRefused(_("The manager must propose the deletion first."))
-    if provision.deletion_proposed_by_id == by.pk:
-        raise ProvisionRefused(_("A second staff member must approve this; you proposed it."))
+    two_person.require_second_person(provision.deletion_proposed_by_id, by, ProvisionRefused)
     customer, reference = provision.customer, provision.reference
     proposed_by = provision.deletion_proposed_by_id
     provided_on, kept_until = provision.provided_on, provision.keep_until

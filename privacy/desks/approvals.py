@@ -1,6 +1,7 @@
-"""Two-person steps shared by retention batches and bulk exports: who may propose, who may
-be the second person, the row locked in the status a step needs, and what waits for a second
-person (shown on the order board, so that a clerk can approve in a shop with one manager)."""
+"""Two-person steps shared by retention batches and bulk exports: who may propose, the row
+locked in the status a step needs, the second person's decision, and what waits for a second
+person (shown on the order board, so that a clerk can approve in a shop with one manager).
+Who may be the second person is the two-person rule's (privacy.staff.two_person)."""
 
 from dataclasses import dataclass
 
@@ -18,12 +19,6 @@ from privacy.staff import roles
 def require_manager(user, error: type[Exception]) -> None:
     if not roles.has_role(user, roles.MANAGER):
         raise error(_("Only a manager can do this."))
-
-
-def require_second_person(user, error: type[Exception]) -> None:
-    """The second person may be any counter staff member: a shop has one manager."""
-    if not roles.has_role(user, *roles.COUNTER):
-        raise error(_("Only a member of the counter staff can approve this."))
 
 
 def locked_in_status(model, pk, *, allowed, error: type[Exception], message: str):

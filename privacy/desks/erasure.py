@@ -15,21 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from privacy.audit import log as audit
+from privacy.core import subjects
 from privacy.vault import datakeys, keyring
 from privacy.vault.blind_index import BlindIndexField
 from privacy.vault.fields import EncryptedTextField
 
-# (model, name of the field that points at the customer) for every model holding their data.
-_HOLDERS: list[tuple[type, str]] = []
-
 
 class ErasureRefused(Exception):
     pass
-
-
-def register(model, subject_field: str) -> None:
-    """An app declares a model that holds a customer's personal data (pretix's shredders)."""
-    _HOLDERS.append((model, subject_field))
 
 
 def ledger_path() -> Path:
@@ -92,7 +85,7 @@ def erase_customer(customer, *, by, reapply: bool = False, data: dict | None = N
         raise ErasureRefused(
             _("This customer has open orders: close or cancel them before erasing.")
         )
-    for model, subject_field in _HOLDERS:
+    for model, subject_field in subjects.holders():
         for held in model.objects.filter(**{subject_field: customer}):
             _clear(held)
     customer.erased_at = timezone.now()

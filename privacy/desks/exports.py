@@ -17,6 +17,7 @@ from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.desks import approvals
 from privacy.desks.models import ApprovalStatus, ExportRequest, ExportScope
+from privacy.staff import two_person
 from privacy.vault import datakeys
 from privacy.vault.fields import encrypted_field_names
 
@@ -34,10 +35,6 @@ class NotYours(Exception):
 
 def _require_manager(user) -> None:
     approvals.require_manager(user, ExportError)
-
-
-def _require_second_person(user) -> None:
-    approvals.require_second_person(user, ExportError)
 
 
 def profile_fields() -> list[str]:
@@ -113,10 +110,11 @@ def _pending(export_id, *, allowed=(A.PROPOSED,)) -> ExportRequest:
 def approve(*, export_id, by) -> ExportRequest:
     """A second staff member approves; the person who asked cannot. The download window
     opens."""
-    _require_second_person(by)
+    two_person.require_counter_staff(by, ExportError)
     item = _pending(export_id)
-    if item.requested_by_id == by.pk:
-        raise ExportError(_("A second staff member must approve this; you asked for it."))
+    two_person.require_second_person(
+        item.requested_by_id, by, ExportError, own=two_person.OWN_REQUEST
+    )
     now = timezone.now()
     return approvals.decide(
         item,
@@ -131,7 +129,7 @@ def approve(*, export_id, by) -> ExportRequest:
 @transaction.atomic
 def refuse(*, export_id, by) -> ExportRequest:
     """A second staff member does not agree (or the person who asked withdraws it)."""
-    _require_second_person(by)
+    two_person.require_counter_staff(by, ExportError)
     item = _pending(export_id)
     return approvals.decide(item, status=A.REFUSED, by=by, event="privacy.export.refused")
 

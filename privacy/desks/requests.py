@@ -13,7 +13,7 @@ from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.audit.models import AuditLogEntry
 from privacy.desks.models import DataRequest, DisclosureRelease, RequestKind, RequestStatus
-from privacy.staff import roles
+from privacy.staff import roles, two_person
 
 S = RequestStatus
 
@@ -28,9 +28,8 @@ def _may_read(actor, rows, purpose: str) -> str | None:
         return None
     for item in rows:
         handling = actor.pk in (item.owner_id, item.proposed_by_id)
-        approving = item.status == S.AWAITING_APPROVAL and item.proposed_by_id not in (
-            None,
-            actor.pk,
+        approving = item.status == S.AWAITING_APPROVAL and two_person.may_decide(
+            item.proposed_by_id, actor
         )
         if not (handling or approving):
             return "neither handling nor approving this request"
@@ -99,6 +98,8 @@ def _step(request_id, *, to: str, by, event: str, **changes) -> DataRequest:
     request = DataRequest.objects.select_for_update().get(pk=request_id)
     if to not in TRANSITIONS[request.status]:
         raise RequestError(WRONG_STEP % {"current": request.get_status_display()})
+    # Its encrypted fields are written under its key: the actor must be one who may read it.
+    decisions.decide(by, [request], purpose="request_handling", fields=["status", *changes])
     request.status = to
     for name, value in changes.items():
         setattr(request, name, value)
@@ -162,8 +163,7 @@ def propose(*, request_id, outcome: str, reply: str, by) -> DataRequest:
 def approve(*, request_id, by) -> DataRequest:
     """The second person approves the proposed outcome. The proposer cannot approve it."""
     request = DataRequest.objects.select_for_update().get(pk=request_id)
-    if request.proposed_by_id == by.pk:
-        raise RequestError(_("A second staff member must approve this; you proposed it."))
+    two_person.require_second_person(request.proposed_by_id, by, RequestError)
     target = S.COMPLETED if request.proposed_outcome == "complete" else S.REJECTED
     if target == S.COMPLETED and request.kind == RequestKind.ERASURE:
         from privacy.desks import erasure

@@ -5,7 +5,6 @@ Nothing goes on a timer alone: the manager proposes a batch (customers and order
 frozen), a second staff member approves it, and only then is each one checked again and erased
 through the same path as an erasure request (crypto-shredding and the ledger)."""
 
-import calendar
 from collections import Counter
 from datetime import datetime
 
@@ -17,8 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from privacy.audit import log as audit
+from privacy.core.dates import months_before
 from privacy.desks import approvals, erasure
 from privacy.desks.models import ApprovalStatus, DataRequest, RequestStatus, RetentionBatch
+from privacy.staff import two_person
 from privacy.vault.blind_index import BlindIndexField
 from privacy.vault.fields import EncryptedTextField
 
@@ -28,17 +29,6 @@ CLOSED_REQUEST = (RequestStatus.COMPLETED, RequestStatus.REJECTED)
 
 class RetentionError(Exception):
     """A refused step; the message is shown to the staff member."""
-
-
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same local day and time ``months`` calendar months earlier (the 31st becomes the
-    last day of a shorter month)."""
-    local = timezone.localtime(moment)
-    index = local.year * 12 + (local.month - 1) - months
-    year, month = divmod(index, 12)
-    month += 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day)
 
 
 def customer_cutoff(now=None) -> datetime:
@@ -195,10 +185,6 @@ def _require_manager(user) -> None:
     approvals.require_manager(user, RetentionError)
 
 
-def _require_second_person(user) -> None:
-    approvals.require_second_person(user, RetentionError)
-
-
 @transaction.atomic
 def propose(*, by, now=None) -> RetentionBatch:
     """Freeze the customers and orders due now into a batch for a second staff member to approve.
@@ -245,7 +231,7 @@ def _pending(batch_id, *, allowed=(A.PROPOSED,)) -> RetentionBatch:
 @transaction.atomic
 def refuse(*, batch_id, by) -> RetentionBatch:
     """A second staff member does not agree: nothing is erased; a new batch can be proposed."""
-    _require_second_person(by)
+    two_person.require_counter_staff(by, RetentionError)
     batch = _pending(batch_id)
     return approvals.decide(batch, status=A.REFUSED, by=by, event="privacy.retention.refused")
 
@@ -253,10 +239,9 @@ def refuse(*, batch_id, by) -> RetentionBatch:
 @transaction.atomic
 def approve(*, batch_id, by) -> RetentionBatch:
     """A second staff member approves; the proposer cannot. ``purge`` then does the work."""
-    _require_second_person(by)
+    two_person.require_counter_staff(by, RetentionError)
     batch = _pending(batch_id)
-    if batch.proposed_by_id == by.pk:
-        raise RetentionError(_("A second staff member must approve this; you proposed it."))
+    two_person.require_second_person(batch.proposed_by_id, by, RetentionError)
     return approvals.decide(batch, status=A.APPROVED, by=by, event="privacy.retention.approved")
 
 

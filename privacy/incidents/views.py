@@ -16,10 +16,9 @@ from privacy.incidents import board, services
 from privacy.incidents.forms import AffectedForm, IncidentForm, NoticeForm, ReportForm
 from privacy.incidents.models import Incident, SelectedBy
 from privacy.staff import accounts, roles
+from privacy.staff.roles import manager_only, manager_or_administrator
 from privacy.vault import datakeys
 
-manager_only = roles.role_required(roles.MANAGER)
-register_readers = roles.role_required(roles.MANAGER, roles.ADMINISTRATOR)
 PAGE_SIZE = 100
 
 
@@ -35,7 +34,7 @@ def _get(pk) -> Incident:
 
 
 @never_cache
-@register_readers
+@manager_or_administrator
 def register(request):
     incidents = [
         (incident, board.todo(incident))
@@ -134,7 +133,7 @@ def _detail(request, incident, *, status=200, **forms):
 
 
 @never_cache
-@register_readers
+@manager_or_administrator
 def incident_detail(request, pk):
     return _detail(request, _get(pk))
 

@@ -42,6 +42,13 @@ def role_required(*roles: str):
     return decorator
 
 
+# The role checks of the views, each named once.
+counter_only = role_required(*COUNTER)
+manager_only = role_required(MANAGER)
+administrator_only = role_required(ADMINISTRATOR)
+manager_or_administrator = role_required(MANAGER, ADMINISTRATOR)
+
+
 def counter_team() -> Group:
     """The team that works the counter: granted each customer with an open order."""
     group, _ = Group.objects.get_or_create(name=settings.BOOKSHOP_COUNTER_TEAM)

@@ -1,7 +1,15 @@
 import phonenumbers
 from django import template
 
+from privacy.staff import two_person
+
 register = template.Library()
+
+
+@register.filter
+def may_decide(proposer_id, user) -> bool:
+    """``{% if item.proposed_by_id|may_decide:user %}``: the two-person rule, for a page."""
+    return two_person.may_decide(proposer_id, user)
 
 
 @register.filter

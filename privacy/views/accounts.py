@@ -20,6 +20,7 @@ from bookshop.http import safe_next
 from privacy.audit import log as audit
 from privacy.staff import accounts, roles
 from privacy.staff.models import RulesAcknowledgement
+from privacy.staff.roles import administrator_only, manager_only
 from privacy.views.account_forms import (
     AcknowledgeForm,
     EndDateForm,
@@ -133,7 +134,7 @@ def rules_acknowledge(request):
 
 
 @never_cache
-@roles.role_required(roles.MANAGER)
+@manager_only
 @require_http_methods(["GET", "POST"])
 def rules_edit(request):
     current = accounts.current_rules()
@@ -154,7 +155,7 @@ def rules_edit(request):
 
 
 @never_cache
-@roles.role_required(roles.ADMINISTRATOR)
+@administrator_only
 @require_http_methods(["GET", "POST"])
 def staff_list(request):
     from axes.models import AccessAttempt
@@ -222,7 +223,7 @@ def _failure_limit() -> int:
     return settings.AXES_FAILURE_LIMIT
 
 
-@roles.role_required(roles.ADMINISTRATOR)
+@administrator_only
 @require_POST
 def staff_action(request, user_id, action):
     user = User.objects.filter(pk=user_id).first()

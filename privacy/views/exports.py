@@ -9,12 +9,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from privacy.desks import exports as bulk_export
 from privacy.desks.models import ApprovalStatus, ExportRequest
-from privacy.staff import roles
+from privacy.staff import two_person
+from privacy.staff.roles import counter_only, manager_only
 from privacy.views.forms import ExportRequestForm
-
-manager_only = roles.role_required(roles.MANAGER)
-# The approval pages: any counter staff member may be the second person.
-counter_only = roles.role_required(*roles.COUNTER)
 
 
 @never_cache
@@ -54,6 +51,7 @@ def _get(pk) -> ExportRequest:
     return item
 
 
+# The approval pages are counter_only: any counter staff member may be the second person.
 @never_cache
 @counter_only
 def export_detail(request, pk):
@@ -64,7 +62,7 @@ def export_detail(request, pk):
         {
             "item": item,
             "may_approve": item.status == ApprovalStatus.PROPOSED
-            and item.requested_by_id != request.user.pk,
+            and two_person.may_decide(item.requested_by_id, request.user),
             "may_download": item.may_download_now and item.requested_by_id == request.user.pk,
         },
     )

@@ -19,11 +19,9 @@ from privacy.access import hours
 from privacy.access.models import AccessGrant
 from privacy.audit import log as audit
 from privacy.audit import review as audit_review
-from privacy.staff import roles
+from privacy.core import dates
+from privacy.staff.roles import administrator_only, manager_only
 from privacy.views.forms import AuditFilterForm, GrantForm, OverrideForm, RevokeForm
-
-manager_only = roles.role_required(roles.MANAGER)
-administrator_only = roles.role_required(roles.ADMINISTRATOR)
 
 
 @manager_only
@@ -147,7 +145,7 @@ def hours_override(request):
     return render(
         request,
         "privacy/hours_override.html",
-        {"form": form, "opening_hours": hours.opening_hours(), "override": hours.active_override()},
+        {"form": form, "opening_hours": dates.opening_hours(), "override": hours.active_override()},
     )
 
 

@@ -10,7 +10,7 @@ from django.utils.cache import patch_cache_control
 
 from privacy.access import hours
 from privacy.audit import log as audit
-from privacy.core import context
+from privacy.core import context, dates
 
 
 def client_address(request) -> str | None:
@@ -51,6 +51,6 @@ class RequestScopeMiddleware:
         if isinstance(exception, hours.OutsideOpeningHours):
             audit.record("privacy.hours.refused", actor=request.user)
             return render(
-                request, "privacy/closed.html", {"opening_hours": hours.opening_hours()}, status=403
+                request, "privacy/closed.html", {"opening_hours": dates.opening_hours()}, status=403
             )
         return None

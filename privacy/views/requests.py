@@ -17,7 +17,8 @@ from privacy.audit import log as audit
 from privacy.consent import purposes
 from privacy.desks import disclosure, requests
 from privacy.desks.models import DataRequest
-from privacy.staff import roles
+from privacy.staff import roles, two_person
+from privacy.staff.roles import counter_only, manager_only
 from privacy.views.forms import ExtendForm, IdentityForm, ProposeForm, RequestForm
 from privacy.views.middleware import client_address
 
@@ -48,7 +49,7 @@ def public_request(request):
 
 
 @never_cache
-@roles.role_required(*roles.COUNTER)
+@counter_only
 @require_http_methods(["GET", "POST"])
 def counter_request(request):
     """Any clerk takes a request or complaint at the counter."""
@@ -72,7 +73,7 @@ def counter_request(request):
 
 
 @never_cache
-@roles.role_required(roles.MANAGER)
+@manager_only
 def request_board(request):
     return render(request, "privacy/request_board.html", {"open_requests": requests.board()})
 
@@ -96,7 +97,7 @@ def _get(pk) -> DataRequest:
 
 
 @never_cache
-@roles.role_required(*roles.COUNTER)
+@counter_only
 def request_detail(request, pk):
     """The manager works the request here; another staff member (a clerk, in a shop with one
     manager) opens it to approve or send back the proposed outcome."""
@@ -109,7 +110,7 @@ def request_detail(request, pk):
             "identity_form": IdentityForm(),
             "propose_form": ProposeForm(),
             "extend_form": ExtendForm(),
-            "may_approve": item.proposed_by_id not in (None, request.user.pk),
+            "may_approve": two_person.may_decide(item.proposed_by_id, request.user),
             "notice": purposes.current_notice(),
             "is_manager": roles.has_role(request.user, roles.MANAGER),
             "may_release": requests.may_release(item, request.user),
@@ -117,7 +118,7 @@ def request_detail(request, pk):
     )
 
 
-@roles.role_required(*roles.COUNTER)
+@counter_only
 @require_POST
 def request_action(request, pk, action):
     item = _decided(request, pk, fields=["status"])
@@ -216,7 +217,7 @@ def disclosure_download(request, token):
 
 
 @never_cache
-@roles.role_required(roles.MANAGER)
+@manager_only
 @require_http_methods(["GET", "POST"])
 def request_correct(request, pk):
     """Correction (訂正等): the fields named in the request, old value beside the new one.

@@ -11,11 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from privacy.desks import retention
 from privacy.desks.models import ApprovalStatus, RetentionBatch
-from privacy.staff import roles
-
-manager_only = roles.role_required(roles.MANAGER)
-# The approval pages: any counter staff member may be the second person.
-counter_only = roles.role_required(*roles.COUNTER)
+from privacy.staff import two_person
+from privacy.staff.roles import counter_only, manager_only
 
 
 @never_cache
@@ -56,6 +53,7 @@ def _get(pk) -> RetentionBatch:
     return batch
 
 
+# The approval pages are counter_only: any counter staff member may be the second person.
 @never_cache
 @counter_only
 def retention_batch(request, pk):
@@ -67,7 +65,7 @@ def retention_batch(request, pk):
             "batch": batch,
             "review": retention.review(batch),
             "may_approve": batch.status == ApprovalStatus.PROPOSED
-            and batch.proposed_by_id != request.user.pk,
+            and two_person.may_decide(batch.proposed_by_id, request.user),
         },
     )
 

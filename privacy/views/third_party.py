@@ -16,10 +16,8 @@ from privacy.access import decisions
 from privacy.consent import third_party
 from privacy.consent.models import ThirdPartyProvision
 from privacy.staff import roles
+from privacy.staff.roles import counter_only, manager_only
 from privacy.views.third_party_forms import ProvisionFilterForm, ProvisionForm
-
-counter_only = roles.role_required(*roles.COUNTER)
-manager_only = roles.role_required(roles.MANAGER)
 
 
 @never_cache

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from customers import importing
+from privacy.access import decisions
 from privacy.core import context
 
 
@@ -83,6 +84,8 @@ class Command(BaseCommand):
                 )
         except importing.ImportRefused as refused:
             raise CommandError(str(refused)) from None
+        except decisions.REFUSALS as refused:  # the gate said no: nothing was imported
+            raise CommandError(decisions.refusal_message(refused)) from None
         for line in report.lines():
             self.stdout.write(line)
         if report.refused:
