@@ -30,7 +30,7 @@ from privacy.consent import purposes as consent
 from privacy.consent.models import ThirdPartyProvision
 from privacy.core.subjects import subject_model
 from privacy.staff import accounts, roles
-from privacy.vault import gate
+from privacy.vault import datakeys, gate
 
 GRANT = "grant"  # a grant in force to the actor or their team
 MANAGER_REACH = "manager"  # the manager answers requests about any customer not erased
@@ -216,6 +216,7 @@ def decide(
         )
         actor_id = getattr(actor, "pk", None) if wanted.reach != RELEASE else None
         gate.admit({t.pk for t in targets}, actor_id=actor_id, purpose=purpose)
+        datakeys.hand_over(rows, subject)
     return rows
 
 

@@ -81,7 +81,7 @@ def _plaintext(instance, name: str) -> str | None:
     value = instance.__dict__.get(instance._meta.get_field(name).attname)
     if not isinstance(value, Sealed):
         return value
-    aead = datakeys.internal(instance.data_subject_id())
+    aead = datakeys._vault_only(instance.data_subject_id())
     return instance._meta.get_field(name).decrypt_with(aead, instance, value)
 
 

@@ -69,10 +69,12 @@ def aead_for(subject_id: uuid.UUID, *, create: bool = False, new_subject: bool =
     create the key when asked and absent (the scope that creates a subject may read it)."""
     if not new_subject:
         gate.check(subject_id)
-    return internal(subject_id, create=create, new_subject=new_subject)
+    return _vault_only(subject_id, create=create, new_subject=new_subject)
 
 
-def internal(subject_id: uuid.UUID, *, create: bool = False, new_subject: bool = False) -> AESGCM:
+def _vault_only(
+    subject_id: uuid.UUID, *, create: bool = False, new_subject: bool = False
+) -> AESGCM:
     """The cipher without asking the gate: for the vault's own work, whose plaintext never
     leaves it (comparing a search's candidates, recomputing blind indexes)."""
     cache = _cache()
@@ -90,6 +92,27 @@ def internal(subject_id: uuid.UUID, *, create: bool = False, new_subject: bool =
     aead = unwrap(ring, row)
     cache[subject_id] = aead
     return aead
+
+
+def hand_over(instances, subject: str = "pk") -> None:
+    """Right after a decision: give each instance (and, for ``customer_id``, its customer)
+    the cipher its scope may now use, so that reading its fields asks the gate once per
+    subject, not once per row. Keys not adopted yet are left to ``aead_for``."""
+    cache = _cache()
+    opened = {}
+    for instance in instances:
+        subject_id = getattr(instance, subject)
+        aead = opened.get(subject_id)
+        if aead is None and subject_id in cache:
+            gate.check(subject_id)
+            aead = opened[subject_id] = cache[subject_id]
+        if aead is None:
+            continue
+        instance.__dict__["_data_key"] = aead
+        if subject != "pk":
+            related = instance._state.fields_cache.get(subject.removesuffix("_id"))
+            if related is not None:
+                related.__dict__["_data_key"] = aead
 
 
 def _admit_creator(subject_ids) -> None:

@@ -8,7 +8,7 @@ subject's key goes to the scope that creates it. Code that reads without a decis
 never plaintext.
 
 Work inside the vault that never hands plaintext out (rewrapping keys, recomputing blind
-indexes, comparing a search's candidates) does not pass the gate: see ``datakeys.internal``.
+indexes, comparing a search's candidates) does not pass the gate: see ``datakeys._vault_only``.
 """
 
 import uuid
@@ -62,8 +62,18 @@ def admitted(subject_id) -> Decision | None:
 
 
 def _actor_id(scope):
-    actor = scope.actor
-    return getattr(actor, "pk", None) if getattr(actor, "is_authenticated", False) else None
+    """The scope's acting user's id, asked once per scope (the request's user is lazy)."""
+    acting = scope.__dict__.get("_acting_id", _UNSET)
+    if acting is _UNSET:
+        actor = scope.actor
+        authenticated = getattr(actor, "is_authenticated", False)
+        acting = getattr(actor, "pk", None) if authenticated else None
+        if actor is not None:  # settled: a command's actor, or a request's user
+            scope.__dict__["_acting_id"] = acting
+    return acting
+
+
+_UNSET = object()
 
 
 def check(subject_id) -> Decision:
