@@ -264,7 +264,7 @@ def _subject_rule(actor, rows: list, purpose: Purpose, subject: str) -> str | No
         if unproven and len(grants.granted_among(actor.pk, unproven)) != len(unproven):
             return "no grant in force"
     elif purpose.reach == MANAGER_REACH:
-        if len(grants.not_erased_among(ids)) != len(ids):
+        if _any_erased(_targets(rows, subject), ids):
             return "erased"
     else:
         return "purpose not for customers"
@@ -290,6 +290,14 @@ def _provision_rule(actor, rows: list, purpose: str) -> str | None:
 
 
 register(ThirdPartyProvision, _provision_rule, event="privacy.third_party.read")
+
+
+def _any_erased(targets: list, ids: set) -> bool:
+    """Whether any of these customers is erased: from the rows themselves when they were
+    loaded with ``erased_at`` (a page's, an export's), else asked of the database."""
+    if all("erased_at" in target.__dict__ for target in targets):
+        return any(target.erased_at is not None for target in targets)
+    return len(grants.not_erased_among(ids)) != len(ids)
 
 
 def _released(release, rows: list, subject: str) -> str | None:

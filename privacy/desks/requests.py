@@ -183,6 +183,17 @@ def approve(*, request_id, by) -> DataRequest:
     return approved
 
 
+def may_correct(item, user) -> bool:
+    """A correction (訂正等) goes through the request only while it is worked, by the
+    manager handling it, for the customer linked at the identity check."""
+    return (
+        item.kind == RequestKind.CORRECTION
+        and item.customer_id is not None
+        and item.status == S.IN_PROGRESS
+        and item.owner_id == user.pk
+    )
+
+
 def may_release(item, user) -> bool:
     """The one-time disclosure link goes to the manager who handled the request, after a
     second person approved it, and only once; never to the approver."""

@@ -226,12 +226,7 @@ def request_correct(request, pk):
     from customers.forms import CustomerForm
 
     item = _decided(request, pk, fields=["status"])
-    if (
-        item.kind != "correction"
-        or item.customer is None
-        or item.status != "in_progress"
-        or item.owner_id != request.user.pk
-    ):
+    if not requests.may_correct(item, request.user):
         raise Http404
     fields = list(CustomerForm.base_fields)
     customer = decisions.decide(
