@@ -7,7 +7,7 @@ and must be cheap: it runs on every page that shows the top bar."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Waiting:
 
 Source = Callable[[object], list[Waiting]]
 _SOURCES: dict[str, Source] = {}
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def register(kind: str) -> Callable[[Source], Source]:
@@ -37,4 +38,4 @@ def waiting_for(user) -> list[Waiting]:
     if not getattr(user, "is_authenticated", False):
         return []
     items = [item for source in _SOURCES.values() for item in source(user)]
-    return sorted(items, key=lambda item: (item.since is None, item.since or datetime.min))
+    return sorted(items, key=lambda item: (item.since is None, item.since or _EARLIEST))
