@@ -11,6 +11,11 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x7Qp2" * 10)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# Everything the app keeps beside the database (erasure ledger, audit checkpoints, backups)
+# goes to a private folder, never a developer's var/.
+_TEST_VAR_DIR = tempfile.mkdtemp(prefix="shiori-test-var-")
+atexit.register(shutil.rmtree, _TEST_VAR_DIR, ignore_errors=True)
+os.environ.setdefault("BOOKSHOP_VAR_DIR", _TEST_VAR_DIR)
 os.environ.setdefault(
     "BOOKSHOP_KEYRING", str(Path(tempfile.mkdtemp(prefix="shiori-test-keys-")) / "keyring.json")
 )

@@ -124,7 +124,9 @@ def test_a_made_up_link_gets_nothing(db):
     assert Client().post("/privacy/disclosure/not-a-real-token/").status_code == 410
 
 
-def test_erasure_after_approval_leaves_nothing_readable(manager, clerk, customer, order, ledger):
+def test_erasure_after_approval_leaves_nothing_readable(
+    manager, clerk, customer, order, ledger, django_capture_on_commit_callbacks
+):
     other = services.order_create_with_customer(
         notice=TOLD,
         actor=clerk,
@@ -138,7 +140,8 @@ def test_erasure_after_approval_leaves_nothing_readable(manager, clerk, customer
         old_phone = cursor.fetchone()[0]
     orders_before = SpecialOrder.objects.count()
 
-    item, _shown = take_through("erasure", manager, clerk, customer)
+    with django_capture_on_commit_callbacks(execute=True):  # the ledger line: at commit
+        item, _shown = take_through("erasure", manager, clerk, customer)
     assert item.status == "completed"
 
     erased = Customer.objects.get(pk=customer.pk)
@@ -198,3 +201,85 @@ def test_a_suspension_request_blocks_that_use_everywhere(manager, clerk, order):
     services.order_mark_arrived(actor=clerk, order_id=order.pk)
     with pytest.raises(services.OrderError):
         services.order_notify(actor=clerk, order_id=order.pk, channel="email")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_sent_back_then_approved_writes_no_ledger_line(
+    transactional_audit, manager, clerk, order, ledger
+):
+    """Issue 14: the second person sent the erasure back; an approval clicked afterwards (a
+    stale page) is refused and rolled back, and must leave no line in the ledger, or the
+    next restore would erase a customer the second person declined."""
+    customer = order.customer
+    services.order_cancel(actor=clerk, order_id=order.pk, reason="erasure")
+    Client(REMOTE_ADDR="192.0.2.51").post(
+        "/privacy/request/", {"kind": "erasure", "name": "本人", "contact": "090", "details": ""}
+    )
+    item = DataRequest.objects.latest("received_at")
+    boss = login(Client(), manager)
+    boss.cookies["django_language"] = "en"
+    boss.post(
+        f"/requests/{item.pk}/verify/",
+        {"method": "driving_licence", "customer_reference": customer.reference},
+    )
+    boss.post(f"/requests/{item.pk}/start/")
+    boss.post(f"/requests/{item.pk}/propose/", {"outcome": "complete", "reply": "消去します"})
+    second = login(Client(), clerk)
+    second.post(f"/requests/{item.pk}/send_back/")
+    item.refresh_from_db()
+    assert item.status == "in_progress"
+
+    response = boss.post(f"/requests/{item.pk}/approve/")
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("that step is not possible now" in m for m in shown), shown
+    item.refresh_from_db()
+    assert item.status == "in_progress"
+    assert Customer.objects.get(pk=customer.pk).erased_at is None
+    assert DataKey.objects.filter(subject_id=customer.pk).exists()
+    assert not ledger.exists() or str(customer.pk) not in ledger.read_text()
+    assert str(customer.pk) not in erasure.erased_subjects()
+
+    # Approved properly this time: the line is written once the erasure has committed.
+    boss.post(f"/requests/{item.pk}/propose/", {"outcome": "complete", "reply": "消去します"})
+    second = login(Client(), clerk)
+    second.post(f"/requests/{item.pk}/approve/")
+    erased = Customer.objects.get(pk=customer.pk)
+    assert erased.erased_at is not None
+    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert [line["subject"] for line in lines] == [str(customer.pk)]
+    assert lines[0]["at"] == erased.erased_at.isoformat()
+    assert lines[0]["key"] == erasure.active_audit_key()[0]
+    assert erasure.erased_subjects() == {str(customer.pk)}
+
+
+def test_a_tampered_ledger_line_is_reported_not_dropped(
+    manager, clerk, customer, order, ledger, django_capture_on_commit_callbacks
+):
+    services.order_cancel(actor=clerk, order_id=order.pk, reason="erasure")
+    with django_capture_on_commit_callbacks(execute=True):
+        erasure.erase_customer(customer, by=manager)
+    assert erasure.erased_subjects() == {str(customer.pk)}
+    line = json.loads(ledger.read_text())
+    forged = {**line, "subject": "00000000-0000-0000-0000-000000000001"}
+    with ledger.open("a") as handle:
+        handle.write(json.dumps(forged) + "\n")
+    with pytest.raises(erasure.LedgerError, match="line 2 .* bad signature"):
+        erasure.erased_subjects()
+
+
+def test_old_ledger_lines_without_a_key_name_still_verify(ledger, db):
+    """Lines written before they named their key (format v1) verify with the first key."""
+    import hashlib
+    import hmac
+
+    from privacy.vault import keyring
+
+    ring = keyring.load()
+    old_key = ring.audit_keys.get(keyring.AUDIT_V1_ID, ring.audit_key)
+    subject, at = "6f1c2a3b-0000-4000-8000-000000000001", "2025-01-02T03:04:05+00:00"
+    mac = hmac.new(old_key, f"erasure|{subject}|{at}".encode(), hashlib.sha256).hexdigest()
+    ledger.write_text(json.dumps({"subject": subject, "at": at, "mac": mac}) + "\n")
+    assert erasure.erased_subjects() == {subject}
+    ledger.write_text(json.dumps({"subject": subject, "at": at, "mac": "0" * 64}) + "\n")
+    with pytest.raises(erasure.LedgerError, match="line 1"):
+        erasure.erased_subjects()

@@ -151,8 +151,9 @@ class Shop:
 
 
 @pytest.fixture
-def shop(clerk, manager, ledger):
-    return Shop(clerk, manager)
+def shop(clerk, manager, ledger, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # ledger lines come at commit
+        return Shop(clerk, manager)
 
 
 def messages_of(response) -> list[str]:
@@ -198,7 +199,7 @@ def test_the_dry_run_prints_counts_only_and_changes_nothing(shop):
 
 
 def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
-    shop, clerk, manager, second_manager
+    shop, clerk, manager, second_manager, django_capture_on_commit_callbacks
 ):
     with at(shop.now):
         overview = login(Client(), manager).get("/manager/retention/").content.decode()
@@ -236,7 +237,7 @@ def test_a_batch_erases_exactly_the_expired_and_the_proposer_cannot_approve(
     # The customer who comes back before the approval is kept.
     new_order(clerk, "", shop.now + timedelta(days=1), customer=shop.comes_back.customer)
 
-    with at(shop.now + timedelta(days=2)):
+    with at(shop.now + timedelta(days=2)), django_capture_on_commit_callbacks(execute=True):
         english(login(Client(), second_manager)).post(f"/manager/retention/{batch.pk}/approve/")
 
     batch.refresh_from_db()
