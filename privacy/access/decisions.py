@@ -3,7 +3,8 @@ a named purpose, now.
 
 A decision checks everything a read must, in this order: a known purpose; an active staff
 member in a role the purpose allows (the administrator's role never reads customer data,
-whatever grants exist); business hours or an open override; the latest handling rules
+whatever grants exist); in a request, one of the shop's registered terminals
+(privacy.staff.terminals); business hours or an open override; the latest handling rules
 acknowledged; grants that fell due ended; then the subject's own rule (a grant in force, or
 the manager's documented reach; not erased; for other subjects, the rule they register).
 Only then is the read entry written and the gate (privacy.vault.gate) told, which is what
@@ -29,7 +30,7 @@ from privacy.audit import log as audit
 from privacy.consent import purposes as consent
 from privacy.consent.models import ThirdPartyProvision
 from privacy.core.subjects import subject_model
-from privacy.staff import accounts, roles
+from privacy.staff import accounts, roles, terminals
 from privacy.vault import datakeys, gate
 
 GRANT = "grant"  # a grant in force to the actor or their team
@@ -86,6 +87,11 @@ class AccessRefused(Http404):
         super().__init__(f"Access refused for {purpose} to {reference}: {reason}.")
 
 
+class NotATerminal(AccessRefused):
+    """The request does not come from one of the shop's registered terminals
+    (privacy.staff.terminals): the page says so instead of a bare 404."""
+
+
 # Subject models other than the customer register their rule here (desks: requests,
 # incidents): rule(actor, subjects, purpose) returns a reason to refuse, or None.
 _RULES: dict[type, Callable] = {}
@@ -110,7 +116,8 @@ def _refuse(actor, purpose: str, subjects: list, reason: str):
         actor=actor,
         data={"purpose": purpose, "reason": reason, "subjects": len(subjects)},
     )
-    raise AccessRefused(purpose, _reference(target) if target is not None else "-", reason)
+    refused = NotATerminal if reason == terminals.NOT_A_TERMINAL else AccessRefused
+    raise refused(purpose, _reference(target) if target is not None else "-", reason)
 
 
 def refused_unseen(actor, purpose: str, pk, *, kind: str = "customer") -> None:
@@ -156,7 +163,8 @@ def _staff_may(actor, purpose: Purpose) -> str | None:
         return "the administrator's role never reads customer data"
     if not held & set(purpose.roles):
         return "role not allowed for this purpose"
-    return None
+    # Terminals (issue 15): a page shows customer data only on the shop's own computers.
+    return terminals.refusal()
 
 
 def check_actor(actor, purpose: str) -> None:
@@ -310,6 +318,13 @@ def _released(release, rows: list, subject: str) -> str | None:
     return None
 
 
+def terminal_message() -> str:
+    return _(
+        "This device is not registered as one of the shop's terminals. Customer data is "
+        "shown only on the shop's registered terminals: ask the manager to register this one."
+    )
+
+
 # What a command catches: each says why, naming the purpose and the subject's reference or
 # id, never its data.
 REFUSALS = (
@@ -321,6 +336,8 @@ REFUSALS = (
 
 
 def refusal_message(error: Exception) -> str:
+    if isinstance(error, NotATerminal):
+        return terminal_message()
     if isinstance(error, hours.OutsideOpeningHours):
         return _(
             "Customer data can be read only in business hours (%(hours)s), or while the "

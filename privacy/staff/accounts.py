@@ -1,15 +1,13 @@
 """Staff accounts: created, end-dated, deactivated (never deleted, so the audit log keeps its
 actors), released from lockout, and made to acknowledge the shop's handling rules."""
 
-import secrets
-
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from privacy.audit import log as audit
 from privacy.core.prepared import prepared
-from privacy.staff import roles
+from privacy.staff import proposals, roles
 from privacy.staff.models import HandlingRules, RulesAcknowledgement, StaffProfile
 
 
@@ -24,17 +22,19 @@ def profile_for(user) -> StaffProfile:
 
 @transaction.atomic
 def create_staff(*, by, username, last_name, first_name, role, valid_until=None, counter=False):
-    """A personal account with a random first password, returned once to be handed over."""
-    password = secrets.token_urlsafe(12)
+    """A personal account without a usable password: nobody can log in with it until its
+    person sets their own password with a setup link (``privacy.staff.setup_links``)."""
     user = User.objects.create_user(
-        username=username, password=password, last_name=last_name, first_name=first_name
+        username=username, password=None, last_name=last_name, first_name=first_name
     )
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    # Issue 15: a role or team that reaches customer data is proposed, and added only when a
+    # second person confirms it (privacy.staff.proposals); the administrator role at once.
+    proposals.propose_role(user, role, by=by)
     if counter:
-        user.groups.add(roles.counter_team())
+        proposals.propose_membership(user, roles.counter_team(), by=by)
     StaffProfile.objects.create(user=user, valid_until=valid_until)
     audit.record("accounts.created", target=user, actor=by, data={"role": role})
-    return user, password
+    return user
 
 
 @transaction.atomic
@@ -68,9 +68,12 @@ def set_end_date(user, *, valid_until, by) -> None:
 
 
 def release_lockout(user, *, by) -> None:
+    """Forget the account's failed logins (kept by the keyed hash of its name)."""
     from axes.utils import reset
 
-    reset(username=user.username)
+    from privacy.staff.backends import login_name_digest
+
+    reset(username=login_name_digest(user.username))
     audit.record("auth.lockout.released", target=user, actor=by)
 
 

@@ -5,12 +5,30 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy
 
 CLERK = "clerk"
 MANAGER = "manager"
 ADMINISTRATOR = "administrator"
 ALL = (CLERK, MANAGER, ADMINISTRATOR)
 COUNTER = (CLERK, MANAGER)
+
+
+# How roles and the counter team read on screen (the group names are codes).
+LABELS = {
+    CLERK: gettext_lazy("Clerk"),
+    MANAGER: gettext_lazy("Manager"),
+    ADMINISTRATOR: gettext_lazy("Administrator"),
+}
+
+
+def group_label(name: str) -> str:
+    """A role or team as staff read it: 店員, 店長, カウンター担当; another team by its name."""
+    if name in LABELS:
+        return str(LABELS[name])
+    if name == settings.BOOKSHOP_COUNTER_TEAM:
+        return str(gettext_lazy("Counter team"))
+    return name
 
 
 def roles_of(user) -> set[str]:

@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from privacy.consent import purposes
 from privacy.consent.models import PurposeNotice
+from privacy.staff.records import training
 
 
 @login_not_required
@@ -26,5 +27,9 @@ def privacy_notice(request):
             "representative": settings.BOOKSHOP_SHOP_REPRESENTATIVE,
             "contact": settings.BOOKSHOP_PRIVACY_CONTACT,
             "fee": settings.BOOKSHOP_DISCLOSURE_FEE,
+            # Said only when a training session is on record (privacy/staff/records).
+            "last_training": training.latest_training_day(),
+            # Said only while the terminal check is on (privacy/staff/terminals.py).
+            "terminals_only": settings.BOOKSHOP_REQUIRE_TERMINAL,
         },
     )

@@ -152,6 +152,17 @@ def test_the_manager_finds_an_ungranted_customer_and_grants_themselves(
         "/manager/find/",
         {"action": "grant_self", "customer": hidden.pk, "reason": "disclosure request"},
     )
+    # Issue 15: in force only once a second person confirms (tests/privacy/test_second_person.py).
+    assert client.get(f"/customers/{hidden.pk}/").status_code == 404
+    from privacy.access import confirmations
+    from privacy.staff.models import SecondPersonProposal
+    from tests.conftest import make_staff
+
+    confirmations.decide(
+        SecondPersonProposal.objects.get(customer=hidden).pk,
+        by=make_staff("admin", "administrator"),
+        confirm=True,
+    )
     assert client.get(f"/customers/{hidden.pk}/").status_code == 200
 
 

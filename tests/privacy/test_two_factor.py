@@ -9,7 +9,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from privacy.audit.models import AuditLogEntry
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, register_terminal
 
 # The password step checks what production stores (Argon2id), not the suite's fast MD5.
 pytestmark = pytest.mark.usefixtures("production_password_hasher")
@@ -24,6 +24,14 @@ def after_throttle():
     return time_machine.travel(timezone.now() + timedelta(seconds=5), tick=False)
 
 
+def at_a_terminal(user) -> Client:
+    """A browser at one of the shop's registered terminals, where the staff log in: customer
+    pages such as the board answer 403 anywhere else (tests/privacy/test_terminals.py)."""
+    client = Client()
+    register_terminal(client, user)
+    return client
+
+
 def password_step(client, username):
     return client.post("/login/", {"username": username, "password": PASSWORD}, follow=True)
 
@@ -36,7 +44,7 @@ def test_the_password_step_checks_the_production_hash(manager):
 
 
 def test_the_manager_must_enrol_then_reaches_the_board(manager):
-    client = Client()
+    client = at_a_terminal(manager)
     response = password_step(client, "manager")
     assert response.redirect_chain[-1][0].startswith("/account/2fa/setup/")
     assert client.get("/board/").status_code == 302  # nothing before the second step
@@ -60,7 +68,7 @@ def test_the_manager_must_enrol_then_reaches_the_board(manager):
 
 def test_an_enrolled_manager_logs_in_with_a_code(manager):
     device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
-    client = Client()
+    client = at_a_terminal(manager)
     response = password_step(client, "manager")
     assert response.redirect_chain[-1][0].startswith("/account/2fa/verify/")
     response = client.post("/account/2fa/verify/", {"token": "12345"})
@@ -73,18 +81,18 @@ def test_an_enrolled_manager_logs_in_with_a_code(manager):
 
 
 def test_a_recovery_code_works_once(manager):
-    client = Client()
+    client = at_a_terminal(manager)
     password_step(client, "manager")
     device = TOTPDevice.objects.get(user=manager, confirmed=False)
     codes = client.post("/account/2fa/setup/", {"token": code_for(device)}).context["codes"]
     client.post("/logout/")
 
-    first = Client()
+    first = at_a_terminal(manager)
     password_step(first, "manager")
     first.post("/account/2fa/verify/", {"token": codes[0]})
     assert first.get("/board/").status_code == 200
 
-    second = Client()
+    second = at_a_terminal(manager)
     password_step(second, "manager")
     second.post("/account/2fa/verify/", {"token": codes[0]})
     assert second.get("/board/").status_code == 302
@@ -98,13 +106,13 @@ def test_the_administrator_needs_two_steps_too(administrator):
 
 
 def test_a_clerk_may_log_in_with_one_step_or_enrol(clerk):
-    client = Client()
+    client = at_a_terminal(clerk)
     password_step(client, "clerk")
     assert client.get("/board/").status_code == 200
     client.get("/account/2fa/setup/")
     device = TOTPDevice.objects.get(user=clerk, confirmed=False)
     client.post("/account/2fa/setup/", {"token": code_for(device)})
     client.post("/logout/")
-    again = Client()
+    again = at_a_terminal(clerk)
     password_step(again, "clerk")
     assert again.get("/board/").status_code == 302  # enrolled: the second step is now required
