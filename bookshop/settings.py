@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Terminals (issue 15): which of the shop's registered computers sends the request.
+    "privacy.views.terminal_middleware.TerminalMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -159,6 +161,14 @@ BOOKSHOP_BLIND_INDEX_BITS = env_int("BOOKSHOP_BLIND_INDEX_BITS", 10, minimum=4)
 if BOOKSHOP_BLIND_INDEX_BITS > 31:
     raise ImproperlyConfigured("BOOKSHOP_BLIND_INDEX_BITS must be at most 31.")
 
+# --- Key epochs and backups that expire (issue 14, "keys"; privacy/ops/backup.py) --------
+# `keys rotate --if-due` starts a new key epoch once the active KEK is this many days old.
+BOOKSHOP_KEY_ROTATE_DAYS = env_int("BOOKSHOP_KEY_ROTATE_DAYS", 30, minimum=1)
+# Where `backup` writes when given no --output, and what `backup --prune` cleans.
+BOOKSHOP_BACKUP_DIR = env_str("BOOKSHOP_BACKUP_DIR", str(VAR_DIR / "backups"))
+# Days a backup is kept: its manifest's expires_at; `backup --prune` deletes it after.
+BOOKSHOP_BACKUP_KEEP_DAYS = env_int("BOOKSHOP_BACKUP_KEEP_DAYS", 35, minimum=1)
+
 # --- The shop --------------------------------------------------------------------------
 BOOKSHOP_COUNTER_TEAM = env_str("BOOKSHOP_COUNTER_TEAM", "counter")
 BOOKSHOP_SHOP_NAME = env_str("BOOKSHOP_SHOP_NAME", "Shiori Books")
@@ -205,6 +215,26 @@ EMAIL_TIMEOUT = env_int(
 )  # a stalled server must not hold a worker
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "shop@example.jp")
 
+# --- Outbox and ISBN lookup (issue 16: customers/outbox.py, customers/isbn.py) -----------
+# Minutes between tries of a notice mail the server refused or could not take; after the
+# last one the notice is marked failed on the order (`python manage.py send_outbox`).
+try:
+    BOOKSHOP_OUTBOX_RETRY_MINUTES = [
+        int(m) for m in env_list("BOOKSHOP_OUTBOX_RETRY_MINUTES", ["1", "5", "15", "60"])
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "BOOKSHOP_OUTBOX_RETRY_MINUTES is a comma-separated list of minutes, such as 1,5,15,60."
+    ) from None
+# Book details by ISBN: openBD first, NDL Search next; only the ISBN leaves the shop.
+BOOKSHOP_ISBN_LOOKUP = env_bool("BOOKSHOP_ISBN_LOOKUP", True)
+BOOKSHOP_ISBN_OPENBD_URL = env_str("BOOKSHOP_ISBN_OPENBD_URL", "https://api.openbd.jp/v1/get")
+BOOKSHOP_ISBN_NDL_URL = env_str(
+    "BOOKSHOP_ISBN_NDL_URL", "https://ndlsearch.ndl.go.jp/api/opensearch"
+)
+# Seconds for the whole lookup (both services together): the clerk is waiting.
+BOOKSHOP_ISBN_TIMEOUT = env_int("BOOKSHOP_ISBN_TIMEOUT", 3, minimum=1)
+
 # --- Audit (django-auditlog) -----------------------------------------------------------
 AUDITLOG_DISABLE_REMOTE_ADDR = True  # privacy.middleware sets the address; it trusts no header
 AUDITLOG_INCLUDE_ALL_MODELS = False
@@ -226,6 +256,11 @@ SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Absolute timeout: one shift, however active the session (privacy/staff_sessions.py).
 BOOKSHOP_SESSION_ABSOLUTE_HOURS = env_int("BOOKSHOP_SESSION_ABSOLUTE_HOURS", 12, minimum=1)
+# Accounts (issue 15): re-authentication. Replacing the authenticator, changing the password,
+# downloading a bulk export, releasing a disclosure and opening an hours override ask for the
+# password (and code) again unless the person logged in or confirmed it this many minutes
+# ago (privacy/staff/reauth.py).
+BOOKSHOP_REAUTH_MINUTES = env_int("BOOKSHOP_REAUTH_MINUTES", 5, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -280,6 +315,12 @@ LOGGING = {
 # Days the counter team keeps a customer after the customer's last order closes.
 BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS = env_int("BOOKSHOP_ACCESS_AFTER_CLOSE_DAYS", 30, minimum=0)
 
+# --- Records the law expects (issue 15, "records"; privacy/staff/records/) --------------
+# Days between the manager's access reviews: once due, the review waits in their inbox.
+BOOKSHOP_ACCESS_REVIEW_DAYS = env_int("BOOKSHOP_ACCESS_REVIEW_DAYS", 31, minimum=1)
+# The access review flags an active account with no login for this many days.
+BOOKSHOP_UNUSED_ACCOUNT_DAYS = env_int("BOOKSHOP_UNUSED_ACCOUNT_DAYS", 90, minimum=1)
+
 # privacy.AuditLogEntry replaces auditlog's own LogEntry. auditlog's early migrations create
 # their table regardless of the swap; an orphan table would then block test flushes on
 # PostgreSQL, so auditlog's migrations are not run at all.
@@ -287,10 +328,13 @@ MIGRATION_MODULES = {"auditlog": None}
 
 # --- Logins (django-axes, django-otp) --------------------------------------------------
 AXES_FAILURE_LIMIT = env_int("BOOKSHOP_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_LOCKOUT_PARAMETERS = ["username"]  # lock the account, whichever machine tries it
-# axes.W006 asks for the client address in the lockout key too. The shop's counter PCs share
-# one address, so an address lockout would lock every colleague out at once; the account
-# lockout above is what protects each personal account.
+# Terminals (issue 15, "terminals"; privacy/staff/terminals.py): failures at one of the
+# shop's registered terminals lock the account, whichever terminal tries it; failures from
+# anywhere else lock only that name from that address, so nobody outside can lock the
+# counter out. The counter PCs share one address: an address lockout there would lock every
+# colleague out at once (hence axes.W006 silenced below).
+AXES_LOCKOUT_PARAMETERS = "privacy.staff.terminals.lockout_parameters"
+AXES_HANDLER = "privacy.staff.terminals.TerminalAwareAxesHandler"
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_COOLOFF_TIME = None  # locked until the administrator releases it
 AXES_RESET_ON_SUCCESS = True
@@ -298,12 +342,25 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "privacy.views.middleware.client_address"
 AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit log
 AXES_VERBOSE = False
+# Logins (task "logins"): axes keeps and counts a keyed hash of the typed name, never the
+# name itself (it may be a customer's name typed into the wrong field).
+AXES_USERNAME_CALLABLE = "privacy.staff.backends.axes_username"
 OTP_TOTP_ISSUER = BOOKSHOP_SHOP_NAME
+
+# --- Terminals (issue 15, "terminals"; privacy/staff/terminals.py) --------------------
+# 1: customer data is shown only on the shop's registered terminals (the manager registers
+# each from the computer itself). 0: on any computer, for a shop that cannot use them.
+BOOKSHOP_REQUIRE_TERMINAL = env_bool("BOOKSHOP_REQUIRE_TERMINAL", True)
 
 # --- Business hours (privacy/hours.py) -------------------------------------------------
 # Customer data is readable only inside these hours, in BOOKSHOP_TIME_ZONE ("HH:MM-HH:MM").
 BOOKSHOP_OPENING_HOURS = env_str("BOOKSHOP_OPENING_HOURS", "08:00-23:00")
 BOOKSHOP_OVERRIDE_MAX_MINUTES = env_int("BOOKSHOP_OVERRIDE_MAX_MINUTES", 120, minimum=5)
+
+# --- Second person (issue 15: privacy/staff/proposals.py) ------------------------------
+# An opening outside business hours longer than this many minutes waits for a second person
+# (another manager or the administrator); a shorter one opens at once.
+BOOKSHOP_OVERRIDE_CONFIRM_MINUTES = env_int("BOOKSHOP_OVERRIDE_CONFIRM_MINUTES", 30, minimum=1)
 
 # --- Audit review (privacy/audit_review.py) -------------------------------------------
 BOOKSHOP_AUDIT_CHECKPOINTS = env_str(

@@ -9,15 +9,20 @@ from django.views.decorators.csrf import requires_csrf_token
 from django.views.i18n import set_language as django_set_language
 
 from privacy.staff import roles
+from privacy.templatetags.inbox import waiting_for_request
 
 
 def home(request):
-    """Send each role to where its work starts."""
+    """Send each role to where its work starts: the counter staff to the order board (which
+    lists what waits for their approval); the administrator to the audit log, unless
+    something waits for them (a failed scheduled job, say), which the start page lists
+    first."""
     if roles.has_role(request.user, *roles.COUNTER):
         return redirect("customers:board")
-    if roles.has_role(request.user, roles.ADMINISTRATOR):
+    waiting = waiting_for_request(request)
+    if roles.has_role(request.user, roles.ADMINISTRATOR) and not waiting:
         return redirect("privacy:audit_log")
-    return render(request, "home.html")
+    return render(request, "home.html", {"waiting": waiting})
 
 
 # The language can be switched on the login page too.

@@ -98,6 +98,14 @@ def ensure_staff(*, reset_passwords: bool = False) -> list[tuple[str, str | None
     return created
 
 
+def demo_name(pair: tuple[str, ...]) -> tuple[str, str]:
+    """(name, its reading) from faker's (kanji, katakana, romaji) pair: the reading belongs
+    to that name (faker's separate kana names are drawn apart from the kanji ones, which
+    gave 加藤 智也 the reading ヤマモト マイ)."""
+    name, kana, *_romaji = pair
+    return name, kana
+
+
 def random_isbn(rng: random.Random) -> str:
     body = "9784" + "".join(str(rng.randint(0, 9)) for _ in range(8))
     return stdnum_isbn.format(body + ean.calc_check_digit(body))
@@ -132,11 +140,13 @@ def seed_customers(count: int, *, seed: int | None = None) -> int:
         clerk = rng.choice(clerks)
         with context.scope(actor=clerk), transaction.atomic():
             channel = rng.choice(ContactChannel.values)
+            family_name, family_name_kana = demo_name(fake.last_name_pair())
+            given_name, given_name_kana = demo_name(fake.first_name_pair())
             customer_data = {
-                "family_name": fake.last_name(),
-                "given_name": fake.first_name(),
-                "family_name_kana": fake.last_kana_name(),
-                "given_name_kana": fake.first_kana_name(),
+                "family_name": family_name,
+                "given_name": given_name,
+                "family_name_kana": family_name_kana,
+                "given_name_kana": given_name_kana,
                 "phone": random_mobile(rng).replace("-", ""),
                 "email": fake.email()
                 if channel == ContactChannel.EMAIL or rng.random() < 0.4

@@ -1,8 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from customers import validators
-from customers.models import ContactChannel, Customer, SpecialOrder
+from customers import isbn, validators
+from customers.models import OPEN_STATUSES, ContactChannel, Customer, SpecialOrder
 from privacy.vault import normalize
 
 NAME_FIELDS = ("family_name", "given_name")
@@ -114,7 +114,24 @@ class OrderForm(CleanTextMixin, forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("isbn") and not cleaned.get("title") and "isbn" not in self.errors:
             self.add_error("title", _("Enter the ISBN, or the title when the book has no ISBN."))
+        elif cleaned.get("isbn") and not cleaned.get("title") and "title" not in self.errors:
+            self._fill_from_isbn(cleaned)
         return cleaned
+
+    def _fill_from_isbn(self, cleaned) -> None:
+        """An ISBN and no title: the book's details from openBD or NDL Search (only the ISBN
+        leaves the shop). When the lookup is off the ISBN alone is enough, as before; when
+        it finds nothing or cannot be reached, the clerk types the title."""
+        found = isbn.lookup(cleaned["isbn"].replace("-", ""))
+        self.isbn_lookup = found
+        if found.state == isbn.OFF:
+            return
+        if found.book is None:
+            self.add_error("title", found.message)
+            return
+        for name in ("title", "author", "publisher"):
+            if not cleaned.get(name):
+                cleaned[name] = getattr(found.book, name)
 
 
 class CustomerSearchForm(forms.Form):
@@ -158,6 +175,37 @@ class CustomerSearchForm(forms.Form):
                 code="empty",
             )
         return cleaned
+
+
+class BoardFilterForm(forms.Form):
+    """The board's filters, read from the URL (?status=arrived&arrived=2025-04-01&mine=1&page=2):
+    nothing personal, so a filtered board can be bookmarked and shared between clerks."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    arrived = forms.DateField(
+        label=_("Arrived on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    mine = forms.BooleanField(label=_("Only orders I took"), required=False)
+    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [
+            ("", _("Every open status")),
+            *((status.value, status.label) for status in OPEN_STATUSES),
+        ]
+
+    def filters(self, board_filters):
+        """The filters to apply (``board_filters``: the selectors' BoardFilters); a value
+        that does not parse is left out, and the form shows why."""
+        self.is_valid()  # a field that does not parse is left out of cleaned_data
+        data = getattr(self, "cleaned_data", {})
+        return board_filters(
+            status=data.get("status") or "",
+            arrived=data.get("arrived"),
+            mine=bool(data.get("mine")),
+            page=data.get("page") or 1,
+        )
 
 
 class ShipmentForm(forms.Form):

@@ -151,6 +151,9 @@ class SpecialOrder(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     cancel_reason = EncryptedTextField(_("reason for cancelling"), max_length=500)
+    # The arrival-notice mail's state (customers/outbox.py), kept on the order so that the
+    # board shows it without a query per card; blank when no mail was asked for.
+    notice_mail = models.CharField(max_length=10, blank=True, default="")
     # Set when retention cleared the book details of this closed order (privacy/retention.py).
     details_cleared_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -231,3 +234,63 @@ class PrintJob(models.Model):
 
     def __str__(self):
         return f"PrintJob {self.print_id}"
+
+
+# --- Arrival notices by mail: the outbox (customers/outbox.py) -------------------------------
+
+
+class NoticeMail(models.TextChoices):
+    """Where an order's arrival-notice mail stands (shown on the order's card)."""
+
+    QUEUED = "queued", _("Notice mail queued")
+    SENT = "sent", _("Notice mail sent")
+    FAILED = "failed", _("Notice mail failed")
+    # The order closed, or the clerk told the customer by phone instead: never sent.
+    WITHDRAWN = "withdrawn", _("Notice mail withdrawn")
+
+
+class OutboxMessage(models.Model):
+    """One mail waiting to go out, written in the same transaction as the order's step. It
+    holds no personal data and no rendered text: the worker decides as ``queued_by``, through
+    the gate, then renders and sends (customers/outbox.py says why)."""
+
+    ARRIVAL_NOTICE = "arrival_notice"
+    KINDS = [(ARRIVAL_NOTICE, _("Arrival notice"))]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=KINDS, default=ARRIVAL_NOTICE)
+    order = models.ForeignKey(SpecialOrder, on_delete=models.PROTECT, related_name="+")
+    queued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    queued_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=NoticeMail.choices, default=NoticeMail.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The exception's class name only (never its message: an SMTP refusal quotes addresses).
+    last_error = models.CharField(max_length=80, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"OutboxMessage {self.kind} {self.pk.hex[:8].upper()}"
+
+
+# --- Book details found by ISBN (customers/isbn.py) ----------------------------------------
+
+
+class BookInfo(models.Model):
+    """A cached answer of openBD or NDL Search. Book details are not personal data, but
+    which books the shop looked up, and when, could be matched with an order's date: the row
+    is found by a keyed hash of the ISBN and its details are sealed (customers/isbn.py)."""
+
+    isbn_hash = models.CharField(max_length=64, unique=True)
+    sealed = models.BinaryField()
+    source = models.CharField(max_length=10)
+    fetched_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"BookInfo {self.isbn_hash[:8]}"

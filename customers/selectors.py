@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Count, Value, When, Window
 from django.http import Http404
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from customers.models import OPEN_STATUSES, Customer, SpecialOrder
 from privacy.access import decisions
 from privacy.access import grants as access
 from privacy.audit import chain as audit_chain
+from privacy.audit import log as audit
 from privacy.consent import purposes, third_party
 from privacy.consent.models import NoticeRecord, ThirdPartyProvision
 from privacy.core.prepared import prepared
@@ -64,7 +66,11 @@ def get_customer_for_user(user, pk, *, purpose: str, fields: list[str]) -> Custo
         decisions.refused_unseen(user, purpose, pk)
         raise Http404
     datakeys.adopt_keys(found)
-    return decisions.decide(user, found, purpose=purpose, fields=fields, checked=True)[0]
+    # "opened": one customer opened by itself, not a row of a list (the audit desk's flags
+    # count these, privacy.audit.review.OPENED).
+    return decisions.decide(
+        user, found, purpose=purpose, fields=fields, checked=True, data={"opened": True}
+    )[0]
 
 
 @prepared(user_id=int, pk=uuid.UUID, today=datetime.date)
@@ -162,9 +168,24 @@ def find_customers(
     """
     decisions.check_actor(user, "customer_lookup")
     matches = _exact_matches(user.pk, phone, family_name_kana, last4)
+    if not matches:
+        _log_hidden_matches(user, phone, family_name_kana, last4)
     return decisions.decide(
         user, matches, purpose="customer_lookup", fields=MATCH_FIELDS, checked=True
     )
+
+
+def _log_hidden_matches(user, phone, family_name_kana, last4) -> None:
+    """A search whose matches all exist but none is visible to this user leaves a trace
+    for the administrator: ``privacy.search.refused`` with how many, never what was typed nor
+    whom it matched. The user sees "no match", as for nobody (the count is never shown)."""
+    hidden = len(_exact_matches(None, phone, family_name_kana, last4))
+    if hidden:
+        audit.record(
+            "privacy.search.refused",
+            actor=user,
+            data={"purpose": "customer_lookup", "reason": "not visible", "matches": hidden},
+        )
 
 
 def find_any_customer(
@@ -180,6 +201,50 @@ def find_any_customer(
 
 def _not_erased():
     return Customer.objects.filter(erased_at__isnull=True)
+
+
+@prepared(phone=int, kana=int)
+def _any_by_phone_and_kana(phone, kana):
+    return datakeys.with_keys(_not_erased().filter(phone_bidx=phone, family_name_kana_bidx=kana))
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Existing customers with the phone and family-name reading of a new one: how many
+    the clerk may see, and the ones hidden from them (rows for an access request, never to
+    be shown)."""
+
+    visible: int
+    hidden: list[Customer]
+
+
+def existing_duplicates(user, *, phone: str, family_name_kana: str) -> Duplicates:
+    """Customers (not erased) whose phone and family-name kana equal these. The blind
+    indexes select the candidates over every customer; the vault compares them exactly
+    (``blind_index.exact``: nothing is decrypted for anyone, nothing is shown, no read is
+    logged). The clerk is then told only that a match exists, never what it holds."""
+    decisions.check_actor(user, "order_desk")
+    phone_index = _index("phone_bidx", phone)
+    kana_index = _index("family_name_kana_bidx", family_name_kana)
+    if phone_index is None or kana_index is None:
+        return Duplicates(visible=0, hidden=[])
+    candidates = _any_by_phone_and_kana(phone=phone_index, kana=kana_index)
+    datakeys.adopt_keys(candidates)
+    matches = blind_index.exact(
+        candidates,
+        {
+            "phone": (normalize.phone, normalize.phone(phone)),
+            "family_name_kana": (normalize.kana, normalize.kana(family_name_kana)),
+        },
+    )
+    if not matches:
+        return Duplicates(visible=0, hidden=[])
+    seen = (
+        access.granted_among(user.pk, [c.pk for c in matches])
+        if access.may_see_any(user)
+        else set()
+    )
+    return Duplicates(visible=len(seen), hidden=[c for c in matches if c.pk not in seen])
 
 
 @prepared(user_id=int, phone=int)
@@ -257,6 +322,7 @@ BOARD_COLUMNS = (
     "status",
     "requested_at",
     "version",
+    "notice_mail",  # the arrival-notice mail's state (customers/outbox.py)
     "customer__family_name",
     "customer__given_name",
     "customer__phone",
@@ -264,21 +330,73 @@ BOARD_COLUMNS = (
 )
 
 
-@prepared(user_id=int)
-def _board_orders(user_id):
-    orders = _orders_visible_to(user_id).filter(status__in=OPEN_STATUSES)
-    orders = datakeys.with_keys(
-        orders.select_related("customer").only(*BOARD_COLUMNS).order_by("requested_at"),
-        subject="customer_id",
-    )
-    return audit_chain.with_head(orders)
+# At most this many orders (so as many customers) a view of the board: a busy shop's 800 open
+# orders are paged, and only the orders shown are read (and logged).
+BOARD_PAGE_SIZE = 50
 
 
-def order_board(user) -> dict[str, list[SpecialOrder]]:
-    """Open orders the user may see, grouped by status, oldest first. Only the columns the
-    board shows are loaded (BOARD_COLUMNS): the others stay in the database, unread."""
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the clerk narrowed the board to (all in the URL: no personal data in them)."""
+
+    status: str = ""  # one of OPEN_STATUSES, or "" for every open status
+    arrived: datetime.date | None = None  # orders that arrived on this day
+    mine: bool = False  # orders the clerk took
+    page: int = 1
+
+
+@dataclass
+class BoardPage:
+    """One page of the board: each open status with its orders shown and how many orders
+    of that status the filters match in all."""
+
+    columns: list[tuple[str, list[SpecialOrder], int]]
+    page: int
+    pages: int
+    total: int
+    first: int  # 1-based position of the first order shown (0 when none)
+    last: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def shown(self) -> int:
+        return sum(len(orders) for _status, orders, _count in self.columns)
+
+    def values(self) -> list[list[SpecialOrder]]:
+        """The orders shown, one list per status (as the board's earlier dict of columns)."""
+        return [orders for _status, orders, _count in self.columns]
+
+
+def _board_query(user, filters: BoardFilters):
+    statuses = [filters.status] if filters.status in OPEN_STATUSES else list(OPEN_STATUSES)
+    orders = _orders_visible_to(user.pk).filter(status__in=statuses)
+    if filters.mine:
+        orders = orders.filter(requested_by=user.pk)
+    if filters.arrived is not None:
+        orders = orders.filter(arrived_at__date=filters.arrived)
+    return orders
+
+
+def order_board(user, filters: BoardFilters | None = None) -> BoardPage:
+    """One page of the open orders the user may see, oldest first, at most BOARD_PAGE_SIZE,
+    with each status's total among the orders the filters match (counted in the same query,
+    by window functions: no personal data is read to count). Only the columns the board
+    shows are loaded (BOARD_COLUMNS), and only the orders on the page are read and logged."""
+    filters = filters or BoardFilters()
     decisions.check_actor(user, "order_desk")
-    orders = _board_orders(user_id=user.pk)
+    matching = _board_query(user, filters)
+    page = max(1, filters.page)
+    orders = _board_page(matching, page)
+    if not orders and page > 1:  # past the end (a page emptied meanwhile): the last page
+        page = max(1, -(-matching.count() // BOARD_PAGE_SIZE))
+        orders = _board_page(matching, page)
     datakeys.adopt_keys(orders, subject="customer_id")
     audit_chain.adopt_head(orders)
     decisions.decide(
@@ -289,10 +407,43 @@ def order_board(user) -> dict[str, list[SpecialOrder]]:
         subject="customer_id",
         checked=True,
     )
-    board = {status: [] for status in OPEN_STATUSES}
+    total = orders[0].__dict__["_board_total"] if orders else 0
+    per_status = dict.fromkeys(OPEN_STATUSES, 0)
+    shown = {status: [] for status in OPEN_STATUSES}
     for order in orders:
-        board[order.status].append(order)
-    return board
+        values = order.__dict__
+        values.pop("_board_total")
+        for status in OPEN_STATUSES:
+            per_status[status] = values.pop(f"_total_{status}")
+        shown[order.status].append(order)
+    statuses = [filters.status] if filters.status in OPEN_STATUSES else list(OPEN_STATUSES)
+    start = (page - 1) * BOARD_PAGE_SIZE
+    return BoardPage(
+        columns=[(status, shown[status], per_status[status]) for status in statuses],
+        page=page,
+        pages=max(1, -(-total // BOARD_PAGE_SIZE)),
+        total=total,
+        first=start + 1 if orders else 0,
+        last=start + len(orders),
+    )
+
+
+def _board_page(matching, page: int) -> list[SpecialOrder]:
+    """The page's orders with their data keys, the audit chain's head, the number of orders
+    the filters match and, per status, how many of them have that status: one query."""
+    orders = matching.annotate(
+        _board_total=Window(Count("pk")),
+        **{
+            f"_total_{status}": Window(Count(Case(When(status=status, then=Value(1)))))
+            for status in OPEN_STATUSES
+        },
+    )
+    orders = datakeys.with_keys(
+        orders.select_related("customer").only(*BOARD_COLUMNS).order_by("requested_at", "pk"),
+        subject="customer_id",
+    )
+    start = (page - 1) * BOARD_PAGE_SIZE
+    return list(audit_chain.with_head(orders)[start : start + BOARD_PAGE_SIZE])
 
 
 def orders_for_isbn(user, isbn: str) -> list[SpecialOrder]:

@@ -4,12 +4,19 @@ and writes its audit entry in it."""
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from customers.models import OPEN_STATUSES, ContactChannel, Customer, OrderStatus, SpecialOrder
+from customers import outbox
+from customers.models import (
+    OPEN_STATUSES,
+    ContactChannel,
+    Customer,
+    NoticeMail,
+    OrderStatus,
+    SpecialOrder,
+)
 from privacy.access import decisions
 from privacy.access import grants as access
 from privacy.audit import log as audit
@@ -154,16 +161,20 @@ def order_mark_arrived(*, actor, order_id, expected_version=None) -> SpecialOrde
 
 @transaction.atomic
 def order_notify(*, actor, order_id, channel: str, expected_version=None) -> SpecialOrder:
-    """The customer has been told the book is here. By email, the app sends the notice
-    itself, to the stored address only, after the transaction commits."""
+    """The customer has been told the book is here. By email, the notice goes into the
+    outbox in this same transaction (customers/outbox.py); the worker sends it, to the stored
+    address only, and retries while the mail server is down."""
     if channel not in ContactChannel.values:
         raise OrderError(_("Choose how the customer was told."))
+    changes = {"notified_channel": channel}
+    if channel == ContactChannel.EMAIL:
+        changes["notice_mail"] = NoticeMail.QUEUED
     order = _transition(
         order_id,
         actor=actor,
         target=OrderStatus.NOTIFIED,
         expected_version=expected_version,
-        notified_channel=channel,
+        **changes,
     )
     if channel != ContactChannel.COUNTER:  # told in person when they came in: no contact
         try:
@@ -173,7 +184,78 @@ def order_notify(*, actor, order_id, channel: str, expected_version=None) -> Spe
     if channel == ContactChannel.EMAIL:
         if not order.customer.email:
             raise OrderError(_("This customer has no email address on record."))
-        transaction.on_commit(lambda: send_arrival_notice(order_id=order.pk, actor=actor))
+        outbox.queue_arrival_notice(order=order, actor=actor)
+    return order
+
+
+def _failed_notice(order_id, *, actor, allowed: tuple) -> SpecialOrder:
+    order = SpecialOrder.objects.select_for_update().select_related("customer").get(pk=order_id)
+    decisions.decide(
+        actor,
+        [order],
+        purpose="order_desk",
+        fields=["status", "notified_channel", "notice_mail"],
+        subject="customer_id",
+    )
+    if (
+        order.status != OrderStatus.NOTIFIED
+        or order.notified_channel != ContactChannel.EMAIL
+        or order.notice_mail not in allowed
+    ):
+        raise OrderError(_("This order has no notice mail waiting or failed."))
+    try:
+        purposes.check(order.customer, purposes.ARRIVAL_NOTICE)
+    except purposes.PurposeNotPermitted as refused:
+        raise OrderError(str(refused)) from None
+    return order
+
+
+@transaction.atomic
+def notice_resend(*, actor, order_id) -> SpecialOrder:
+    """Send a failed arrival-notice mail again: queued anew, as ``actor``, with all its
+    tries."""
+    order = _failed_notice(order_id, actor=actor, allowed=(NoticeMail.FAILED,))
+    if not order.customer.email:
+        raise OrderError(_("This customer has no email address on record."))
+    outbox.queue_arrival_notice(order=order, actor=actor)
+    order.notice_mail = NoticeMail.QUEUED
+    order.save(update_fields=["notice_mail", "updated_at"])
+    audit.record(
+        "customers.order.notice_requeued",
+        target=order.customer,
+        actor=actor,
+        data={"order": order.reference, "channel": "email"},
+    )
+    return order
+
+
+@transaction.atomic
+def notice_by_phone(*, actor, order_id) -> SpecialOrder:
+    """The mail did not go (or has not yet): the clerk phoned the customer instead. The
+    waiting mail is withdrawn and the order records the phone call, by whom and when."""
+    order = _failed_notice(order_id, actor=actor, allowed=(NoticeMail.FAILED, NoticeMail.QUEUED))
+    outbox.withdraw(order)
+    order.notified_channel = ContactChannel.PHONE
+    order.notified_at = timezone.now()
+    order.notified_by = actor
+    order.notice_mail = NoticeMail.WITHDRAWN
+    order.version += 1
+    order.save(
+        update_fields=[
+            "notified_channel",
+            "notified_at",
+            "notified_by",
+            "notice_mail",
+            "version",
+            "updated_at",
+        ]
+    )
+    audit.record(
+        "customers.order.notified_by_phone",
+        target=order.customer,
+        actor=actor,
+        data={"order": order.reference, "channel": "phone", "instead_of": "email"},
+    )
     return order
 
 
@@ -216,34 +298,6 @@ def customer_update(
     customer.full_clean()
     customer.save()
     return customer
-
-
-def send_arrival_notice(*, order_id, actor) -> None:
-    """Send the arrival notice to the customer's stored address: one recipient, no CC or BCC,
-    the text from a template. Nobody can type an address here. It runs after the commit, as
-    the clerk who marked the order, through the gate (purpose ``arrival_notice``)."""
-    order = SpecialOrder.objects.select_related("customer").get(pk=order_id)
-    decisions.decide(
-        actor,
-        [order],
-        purpose="arrival_notice",
-        fields=["family_name", "given_name", "email", "title"],
-        subject="customer_id",
-    )
-    customer = order.customer
-    with translation.override("ja"):
-        body = render_to_string(
-            "customers/mail/arrival_notice.txt",
-            {"order": order, "customer": customer, "shop_name": settings.BOOKSHOP_SHOP_NAME},
-        )
-        subject = _("Your special order has arrived")
-    message = EmailMessage(subject=subject, body=body, to=[customer.email])
-    message.send(fail_silently=False)
-    audit.record(
-        "customers.order.notice_sent",
-        target=customer,
-        data={"order": order.reference, "channel": "email"},
-    )
 
 
 def new_release_mail(*, actor, customer_id, subject: str, body: str) -> None:

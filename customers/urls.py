@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import print_views, views
+from customers import isbn_views, notice_views, print_views, views
 
 app_name = "customers"
 
@@ -8,6 +8,13 @@ urlpatterns = [
     path("board/", views.board, name="board"),
     path("orders/new/", views.order_new, name="order_new"),
     path("orders/<uuid:pk>/<slug:step>/", views.order_transition, name="order_transition"),
+    # Outbox and ISBN lookup (issue 16)
+    path(
+        "orders/<uuid:pk>/notice/<slug:action>/",
+        notice_views.order_notice,
+        name="order_notice",
+    ),
+    path("books/isbn/", isbn_views.isbn_lookup, name="isbn_lookup"),
     path("customers/search/", views.customer_search, name="customer_search"),
     path("customers/<uuid:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<uuid:pk>/edit/", views.customer_edit, name="customer_edit"),

@@ -37,8 +37,9 @@ def validate_kana(value: str) -> None:
 
 
 def clean_phone(value: str) -> str:
-    """A Japanese phone number, returned as digits only."""
-    typed = normalize.text(value)
+    """A Japanese phone number, returned as digits only. Dashes typed as 「ー」, 「－」,
+    「‐」 or 「−」 (what a Japanese keyboard gives) are hyphens."""
+    typed = normalize.phone_text(value)
     if re.search(r"[^\d\s\-+()]", typed):
         raise ValidationError(_("A phone number holds digits only."), code="phone_chars")
     number = normalize.phone(typed)
@@ -55,7 +56,7 @@ def clean_phone(value: str) -> str:
 
 def clean_last4(value: str) -> str:
     digits = normalize.text(value)
-    if not re.fullmatch(r"\d{4}", digits):
+    if not re.fullmatch(r"[0-9]{4}", digits):
         raise ValidationError(_("Enter the last four digits of the phone number."), code="last4")
     return digits
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from bookshop.http import safe_next
 from customers import selectors, services
 from customers.forms import (
+    BoardFilterForm,
     CancelForm,
     CustomerForm,
     CustomerSearchForm,
@@ -21,6 +22,7 @@ from customers.forms import (
     ShipmentForm,
 )
 from customers.models import OrderStatus
+from privacy.access import requests as access_requests
 from privacy.consent import purposes
 from privacy.desks import approvals
 from privacy.incidents import board as incidents_board
@@ -32,16 +34,25 @@ from privacy.views.forms import GrantForm, NoticeForm
 @never_cache
 @counter_only
 def board(request):
-    orders_by_status = selectors.order_board(request.user)
-    columns = [(OrderStatus(status), orders) for status, orders in orders_by_status.items()]
+    """One page of the open orders (at most selectors.BOARD_PAGE_SIZE), filtered by status,
+    arrival date and "orders I took", the filters in the URL."""
+    filter_form = BoardFilterForm(request.GET)
+    page = selectors.order_board(request.user, filter_form.filters(selectors.BoardFilters))
+    columns = [(OrderStatus(status), orders, count) for status, orders, count in page.columns]
     incident_board = None
     if roles.has_role(request.user, roles.MANAGER):
         incident_board = incidents_board.open_incidents()
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "customers/board.html",
         {
             "columns": columns,
+            "board_page": page,
+            "filter_form": filter_form,
+            "filter_query": query.urlencode(),
+            "board_url": request.get_full_path(),
             "notify_form": NotifyForm(),
             "cancel_form": CancelForm(),
             "incident_board": incident_board,
@@ -87,15 +98,24 @@ def order_new(request):
     order_form = OrderForm(prefix="order")
     notice_form = NoticeForm(prefix="notice", notice=notice)
     matches = None
+    # The new-customer form is offered when asked for, or when a search found nobody: a
+    # clerk who found the customer takes the order from their record instead.
+    show_new_customer = request.GET.get("new") == "1"
     if request.method == "POST" and request.POST.get("action") == "search":
         search_form = CustomerSearchForm(request.POST)
         matches = _search(request, search_form)
+        if matches == [] and search_form.is_valid():
+            show_new_customer = True
+            customer_form = CustomerForm(prefix="customer", initial=_typed(search_form))
     elif request.method == "POST":
+        show_new_customer = True
         customer_form = CustomerForm(request.POST, prefix="customer")
         order_form = OrderForm(request.POST, prefix="order")
         notice_form = NoticeForm(request.POST, prefix="notice", notice=notice)
         forms_valid = [f.is_valid() for f in (customer_form, order_form, notice_form)]
-        if all(forms_valid):
+        if all(forms_valid) and _already_registered(request, customer_form):
+            return redirect("customers:order_new")
+        if all(forms_valid) and not customer_form.non_field_errors():
             try:
                 order = services.order_create_with_customer(
                     actor=request.user,
@@ -120,8 +140,59 @@ def order_new(request):
             "notice_form": notice_form,
             "notice": notice,
             "matches": matches,
+            "show_new_customer": show_new_customer,
         },
     )
+
+
+def _typed(search_form) -> dict:
+    """What the clerk searched with, to start the new customer's form."""
+    data = search_form.cleaned_data
+    return {
+        name: value
+        for name, value in (
+            ("phone", data["phone"]),
+            ("family_name_kana", data["family_name_kana"]),
+        )
+        if value
+    }
+
+
+def _already_registered(request, customer_form) -> bool:
+    """A new customer whose phone and family-name reading match an existing record is not
+    saved a second time. A record the clerk may see: the form says to find it. Records
+    hidden from the clerk: an access request goes to the manager for each, the clerk is
+    told so and shown nothing of them (True: nothing was saved, start again)."""
+    data = customer_form.cleaned_data
+    if not data.get("phone") or not data.get("family_name_kana"):
+        return False
+    found = selectors.existing_duplicates(
+        request.user, phone=data["phone"], family_name_kana=data["family_name_kana"]
+    )
+    if found.visible:
+        customer_form.add_error(
+            None,
+            _(
+                "A customer with this phone number and reading is already registered. "
+                "Search by phone and take the order from their record."
+            ),
+        )
+        return False
+    if not found.hidden:
+        return False
+    filed = [
+        access_requests.file_request(customer, by=request.user)[0] for customer in found.hidden
+    ]
+    messages.warning(
+        request,
+        _(
+            "This person may already be registered, in a record you cannot see. Nothing was "
+            "saved. An access request (%(refs)s) went to the manager; once it is granted, "
+            "search by phone and take the order from that record."
+        )
+        % {"refs": ", ".join(request.reference for request in filed)},
+    )
+    return True
 
 
 def _refused(form, error) -> None:
@@ -143,7 +214,16 @@ def order_new_for_customer(request, pk):
     ask_notice = purposes.needs_notice(customer)
     data = request.POST if request.method == "POST" else None
     order_form = OrderForm(data, prefix="order")
-    notice_form = NoticeForm(data, prefix="notice", notice=notice) if ask_notice else None
+    notice_form = (
+        NoticeForm(
+            data,
+            prefix="notice",
+            notice=notice,
+            suspended=purposes.suspended_purposes(customer),  # not offered again
+        )
+        if ask_notice
+        else None
+    )
     if (
         request.method == "POST"
         and order_form.is_valid()
@@ -178,6 +258,12 @@ def order_new_for_customer(request, pk):
 @counter_only
 def customer_detail(request, pk):
     page = selectors.customer_page(request.user, pk)
+    for record in page.notices:  # the purposes chosen, by their names, not their codes
+        record.choice_labels = [
+            (purposes.purpose_label(code), yes) for code, yes in record.choices.items()
+        ]
+    for grant in page.grants:
+        grant.team_label = roles.group_label(grant.group.name) if grant.group else ""
     return render(
         request,
         "customers/customer_detail.html",

@@ -18,8 +18,10 @@ class PrivacyConfig(AppConfig):
         from privacy.consent.models import ThirdPartyProvision
         from privacy.desks import erasure  # noqa: F401
         from privacy.desks.models import DataRequest, ExportRequest, RetentionBatch
-        from privacy.ops import checks  # noqa: F401
-        from privacy.staff import signals  # noqa: F401
+        from privacy.ops import checks, schedule  # noqa: F401  (schedule: the jobs' inbox)
+
+        # proposals: the second person's inbox (issue 15)
+        from privacy.staff import proposals, signals  # noqa: F401
         from privacy.vault.registry import install_sealed_diff, register_personal_model
 
         install_sealed_diff()

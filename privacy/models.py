@@ -23,14 +23,34 @@ from privacy.desks.models import (
     RequestStatus,
     RetentionBatch,
 )
-from privacy.staff.models import HandlingRules, RulesAcknowledgement, StaffProfile
+from privacy.ops.models import ScheduledJob
+from privacy.staff.models import (
+    HandlingRules,
+    RulesAcknowledgement,
+    SecondPersonProposal,
+    SetupLink,
+    StaffProfile,
+    Terminal,
+)
+from privacy.staff.records.models import (
+    AccessReview,
+    CheckResult,
+    Contractor,
+    ContractorStaff,
+    SupervisionCheck,
+    TrainingSession,
+)
 from privacy.vault.models import DataKey, KeyCanary
 
 __all__ = [
     "AccessGrant",
+    "AccessReview",
     "ApprovalStatus",
     "AuditLogEntry",
     "AuditVerification",
+    "CheckResult",
+    "Contractor",
+    "ContractorStaff",
     "DataKey",
     "DataRequest",
     "DisclosureRelease",
@@ -51,6 +71,12 @@ __all__ = [
     "RequestStatus",
     "RetentionBatch",
     "RulesAcknowledgement",
+    "ScheduledJob",
+    "SecondPersonProposal",
+    "SetupLink",
     "StaffProfile",
+    "Terminal",
+    "SupervisionCheck",
     "ThirdPartyProvision",
+    "TrainingSession",
 ]

@@ -67,6 +67,13 @@ def _english_outside_requests():
 
 
 @pytest.fixture(autouse=True)
+def _no_isbn_lookup_outside(settings):
+    """The suite never asks the real openBD or NDL Search: the lookup is off unless a test
+    points it at a local fake (tests/customers/test_isbn.py)."""
+    settings.BOOKSHOP_ISBN_LOOKUP = False
+
+
+@pytest.fixture(autouse=True)
 def _privacy_scope():
     """Each test runs like one request: data keys are cached for its length only."""
     from privacy.core import context
@@ -160,13 +167,17 @@ def customer(order):
     return order.customer
 
 
-def login(client, user, *, second_factor=True):
+def login(client, user, *, second_factor=True, terminal=True):
     """Log in as ``user``. For roles that need two factors, also pass the second step with a
-    confirmed authenticator (tests/privacy/test_two_factor.py walks the real flow)."""
+    confirmed authenticator (tests/privacy/test_two_factor.py walks the real flow). The client
+    is one of the shop's registered terminals unless ``terminal=False`` (customer data is
+    shown only on them; tests/privacy/test_terminals.py walks the real registration)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from privacy.staff import accounts
 
+    if terminal:
+        register_terminal(client, user)
     client.force_login(user)
     if second_factor and accounts.requires_two_factor(user):
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
@@ -176,6 +187,56 @@ def login(client, user, *, second_factor=True):
         session["otp_device_id"] = device.persistent_id
         session.save()
     return client
+
+
+@pytest.fixture
+def client():
+    """pytest-django's ``client``, standing at one of the shop's registered terminals, as the
+    staff do at the counter: from its first request after a user exists, it holds the device
+    cookie of a terminal registered by the first user. A ``Client()`` made in a test is not a
+    terminal unless ``login()`` or ``register_terminal()`` makes it one."""
+    from django.test import Client
+
+    from privacy.staff import terminals
+
+    class TerminalClient(Client):
+        def request(self, **request):
+            if terminals.cookie_name() not in self.cookies:
+                from django.contrib.auth.models import User
+
+                try:
+                    first = User.objects.order_by("pk").first()
+                except RuntimeError:  # a test without database access: nobody to register
+                    first = None
+                if first is not None:
+                    register_terminal(self, first)
+            return super().request(**request)
+
+    return TerminalClient()
+
+
+def register_terminal(client, user, name="テスト端末"):
+    """Make ``client`` a registered terminal (registered by ``user``), holding the device
+    cookie the manager's registration gives (privacy.staff.terminals). The terminal check
+    itself stays on (BOOKSHOP_REQUIRE_TERMINAL=1): the middleware and the access decision
+    check this cookie on every request as they do in the shop. No audit entry: set-up only."""
+    import secrets
+
+    from django.http import HttpResponse
+
+    from privacy.staff import terminals
+    from privacy.staff.models import Terminal
+
+    if terminals.cookie_name() in client.cookies:
+        return None
+    secret = secrets.token_urlsafe(32)
+    terminal = Terminal.objects.create(
+        name=name, secret_hash=terminals._hash(secret), registered_by=user
+    )
+    response = HttpResponse()
+    terminals.set_cookie(response, terminal, secret)
+    client.cookies.update(response.cookies)
+    return terminal
 
 
 @pytest.fixture
@@ -348,7 +409,8 @@ def manage(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
 
-    def run(*args, url: str, check: bool = True):
+    def run(*args, url: str, check: bool = True, env: dict | None = None):
+        extra = env or {}
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bookshop.settings",
@@ -358,6 +420,7 @@ def manage(tmp_path):
             "BOOKSHOP_VAR_DIR": str(tmp_path / "var"),
             "BOOKSHOP_ERASURE_LEDGER": str(tmp_path / "erasure-ledger.jsonl"),
             "BOOKSHOP_AUDIT_CHECKPOINTS": str(tmp_path / "audit-checkpoints.jsonl"),
+            **extra,  # e.g. a keyring of the test's own (BOOKSHOP_KEYRING)
         }
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
@@ -397,6 +460,26 @@ def path_for(template: str, order) -> str:
         extra["incident"] = incident_services.record(
             by=order.requested_by, discovered_at=timezone.now(), summary="s"
         ).pk
+    if "{contractor}" in template:  # records: a contractor in the register
+        import datetime
+
+        from privacy.staff.records import services as records
+
+        extra["contractor"] = records.save_contractor(
+            by=order.requested_by,
+            name="委託先",
+            data_handled="氏名",
+            purpose="配送",
+            contract_starts_on=datetime.date(2026, 1, 1),
+            contract_ends_on=None,
+            confidentiality_agreed_on=None,
+        ).pk
+    if "{access_request}" in template:  # a clerk's pending access request on the customer
+        from privacy.access import requests as access_requests
+
+        extra["access_request"] = access_requests.file_request(
+            order.customer, by=order.requested_by
+        )[0].pk
     return template.format(
         customer=order.customer_id,
         order=order.pk,

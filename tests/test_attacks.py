@@ -94,6 +94,8 @@ TAMPER = {
         "/manager/exports/00000000-0000-4000-8000-000000000000/download/",
     ),
     "customers:print_order_slip": ("clerk", "post", "/print/orders/{order}/slip/"),
+    # A guessed setup link (issue 15): not found, whoever asks.
+    "account_setup_link": ("clerk", "get", "/account/setup/guessed-token/"),
     # Another printer's job: tests/customers/test_printing.py opens a real one.
     "customers:print_job": ("clerk", "get", "/print/00000000-0000-4000-8000-000000000000/"),
     "privacy:provision_new": ("clerk", "post", "/customers/{customer}/third-party/new/"),
@@ -118,6 +120,21 @@ TAMPER = {
         "post",
         "/manager/incidents/00000000-0000-4000-8000-000000000000/close/",
     ),
+    # Another clerk's order's arrival notice: resent or marked phoned by nobody else.
+    "customers:order_notice": ("clerk", "post", "/orders/{order}/notice/resend/"),
+    # Ids of records nobody has (guessed): not found, as for the manager's other pages.
+    "privacy:access_request": ("manager", "get", "/manager/access-requests/999999/"),
+    "privacy:access_request_action": ("manager", "post", "/manager/access-requests/999999/grant/"),
+    "privacy:contractor": ("manager", "post", "/manager/contractors/999999/"),
+    "privacy:terminal_revoke": (
+        "manager",
+        "post",
+        "/terminals/00000000-0000-4000-8000-000000000000/revoke/",
+    ),
+    # A proposal one may not decide does not exist for them: tests/privacy/test_second_person.py
+    # tries a real one.
+    "privacy:confirmation": ("clerk", "get", "/confirmations/999999/"),
+    "privacy:confirmation_action": ("clerk", "post", "/confirmations/999999/confirm/"),
 }
 
 
@@ -166,6 +183,8 @@ POST_URLS = [
     ("administrator", "/staff/"),
     ("administrator", "/staff/{staff}/end_sessions/"),
     ("clerk", "/account/2fa/setup/"),
+    (None, "/account/setup/"),
+    ("clerk", "/account/reauth/"),
     ("clerk", "/account/2fa/verify/"),
     ("clerk", "/rules/"),
     ("clerk", "/logout/"),
@@ -178,6 +197,19 @@ POST_URLS = [
     ("manager", "/manager/incidents/new/"),
     ("manager", "/manager/incidents/{incident}/edit/"),
     ("manager", "/manager/incidents/{incident}/close/"),
+    ("clerk", "/orders/{order}/notice/resend/"),
+    ("clerk", "/books/isbn/"),
+    ("clerk", "/account/password/"),
+    ("manager", "/manager/access-requests/{access_request}/grant/"),
+    ("administrator", "/audit/verify/"),
+    ("manager", "/manager/access-review/"),
+    ("manager", "/manager/contractors/"),
+    ("manager", "/manager/contractors/{contractor}/"),
+    ("manager", "/manager/training/"),
+    ("administrator", "/staff/contractors/"),
+    ("manager", "/terminals/register/"),
+    ("manager", "/terminals/00000000-0000-4000-8000-000000000000/revoke/"),
+    ("manager", "/confirmations/999999/confirm/"),
 ]
 
 
@@ -222,6 +254,8 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "privacy:exports",
         "privacy:export_action",
         "two_factor_setup",
+        "account_setup",
+        "reauth",
         "two_factor_verify",
         "rules_acknowledge",
         "logout",
@@ -234,6 +268,19 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "incidents:incident_new",
         "incidents:incident_edit",
         "incidents:incident_action",
+        "customers:order_notice",
+        "customers:isbn_lookup",
+        "password_change",
+        "privacy:access_request_action",
+        "privacy:audit_verify",
+        "privacy:access_review",
+        "privacy:contractors",
+        "privacy:contractor",
+        "privacy:training",
+        "privacy:contractor_staff",
+        "privacy:terminal_register",
+        "privacy:terminal_revoke",
+        "privacy:confirmation_action",
     }
     read_only = {
         "customers:print_job",
@@ -242,6 +289,8 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "privacy_notice",
         "privacy:request_board",
         "privacy:request_detail",
+        "privacy:counter_request_received",
+        "privacy:approvals",
         "home",
         "customers:board",
         "customers:customer_detail",
@@ -249,8 +298,14 @@ def test_every_post_url_of_the_project_is_in_the_csrf_list():
         "privacy:audit_export",
         "privacy:retention_batch",
         "privacy:export_detail",
+        "account_setup_link",
         "incidents:register",
         "incidents:incident_detail",
+        "password_change_done",
+        "privacy:access_requests",
+        "privacy:access_request",
+        "privacy:confirmation",
+        "privacy:terminals",
     }
 
     def walk(patterns, prefix=""):

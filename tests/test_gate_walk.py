@@ -15,10 +15,12 @@ from django.test import Client
 from django.utils import timezone
 
 from customers import printing
+from privacy.access import requests as access_requests
 from privacy.audit.models import AuditLogEntry
 from privacy.core import context
 from privacy.desks import requests
 from privacy.incidents import services as incident_services
+from privacy.staff.records import services as records
 from tests.conftest import (
     CANARIES,
     ORDER_CANARIES,
@@ -35,7 +37,7 @@ INCIDENT_CANARY = "事故の概要カナリアIc88"
 
 
 @pytest.fixture
-def world(order, clerk, manager):
+def world(order, clerk, outsider_clerk, manager):
     """One of everything that holds personal data, each full of canaries."""
     customer = order.customer
     provision = provision_for(customer, clerk)
@@ -60,6 +62,17 @@ def world(order, clerk, manager):
         )
     job = printing.print_order_slip(actor=clerk, order=order)
     grant = customer.access_grants.first()
+    contractor = records.save_contractor(  # records: a contractor in the register
+        by=manager,
+        name="委託先",
+        data_handled="氏名",
+        purpose="配送",
+        contract_starts_on=timezone.localdate(),
+        contract_ends_on=None,
+        confidentiality_agreed_on=None,
+    )
+    # A clerk who may not see the customer asks the manager to (privacy.access.requests).
+    access_request, _filed = access_requests.file_request(customer, by=outsider_clerk)
     return {
         "subjects": {
             str(customer.pk): [*CANARIES.values(), *ORDER_CANARIES.values()],
@@ -81,6 +94,8 @@ def world(order, clerk, manager):
             "print_job": job.pk,
             "provision": provision.pk,
             "incident": incident.pk,
+            "contractor": contractor.pk,
+            "access_request": access_request.pk,
         },
     }
 

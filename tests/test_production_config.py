@@ -3,6 +3,8 @@ with the real settings' options, not in memory; and a database that `migrate` bu
 whose audit log the database itself keeps append-only, whatever the application does."""
 
 import os
+import re
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -113,16 +115,38 @@ def test_the_start_up_check_finds_a_missing_guard_in_the_suites_database(db):
     assert ops_checks.audit_log_is_append_only(databases=["default"]) == []
 
 
-def test_the_demo_starts_on_a_new_sqlite_file_as_make_run_does(new_database, manage):
-    """`make run`'s steps, as commands: migrate a new file, seed the demo through the services
-    (which pass the gate like any page), and the demo's customers are there, readable only
-    once the staff have acknowledged the rules the demo then publishes."""
+def _make_run_environment(var_dir: Path) -> dict:
+    """What `make run` exports (the Makefile's ``run: export NAME = value`` lines, read from
+    the Makefile itself so the test follows it), its secret key generated under var/ as the
+    recipe does (once, mode 600)."""
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
+    exported = dict(re.findall(r"^run: export (\w+) \??= (.*)$", makefile, flags=re.MULTILINE))
+    assert exported.get("DJANGO_DEBUG") == "0"  # the demo runs with production's settings
+    assert exported.get("DJANGO_SECRET_KEY_FILE") == "$(DEMO_SECRET_KEY)"
+    assert "$(or $(BOOKSHOP_VAR_DIR),var)/demo-secret-key" in makefile
+    key = var_dir / "demo-secret-key"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key.write_text(secrets.token_urlsafe(64) + "\n", encoding="utf-8")
+    key.chmod(0o600)
+    return {**exported, "DJANGO_SECRET_KEY_FILE": str(key), "BOOKSHOP_VAR_DIR": str(var_dir)}
+
+
+def test_the_demo_starts_on_a_new_sqlite_file_as_make_run_does(new_database, manage, tmp_path):
+    """`make run`'s steps, as commands with the environment it exports (DJANGO_DEBUG=0, the
+    secret key it generates under var/, the whole day as business hours, ...): migrate a new
+    file, seed the demo through the services (which pass the gate like any page), and the
+    demo's customers are there, readable only once the staff have acknowledged the rules the
+    demo then publishes; the start-up checks pass and the outbox worker it starts in the
+    background runs on the file."""
     url = new_database("sqlite")
-    manage("migrate", "--noinput", url=url)
-    seeded = manage("seed_demo", "--customers", "5", "--if-empty", url=url)
+    env = _make_run_environment(tmp_path / "var")
+    manage("migrate", "--noinput", url=url, env=env)
+    seeded = manage("seed_demo", "--customers", "5", "--if-empty", url=url, env=env)
     assert "Created 5 demo customers" in seeded.stdout
-    again = manage("seed_demo", "--customers", "5", "--if-empty", url=url)
+    again = manage("seed_demo", "--customers", "5", "--if-empty", url=url, env=env)
     assert "none added" in again.stdout
+    manage("check", "--database", "default", url=url, env=env)  # as runserver starts
+    manage("send_outbox", url=url, env=env)  # one pass of `send_outbox --loop`
     with raw_connection(url) as db:
         (count,) = db.execute("SELECT COUNT(*) FROM customers_customer").fetchone()
         (rules,) = db.execute("SELECT COUNT(*) FROM privacy_handlingrules").fetchone()

@@ -81,6 +81,11 @@ class PurposeSuspension(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # Lifting: the manager, and why (the audit log says it was lifted, not the reason's words).
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lift_reason = models.CharField(_("reason for lifting"), max_length=200, blank=True)
 
     def __str__(self):
         return f"PurposeSuspension {self.purpose}"

@@ -151,7 +151,12 @@ def record_notice(customer, *, method: str, choices: dict, by, notice=None) -> N
         raise PurposeNotPermitted(
             _("No purpose notice is published yet; the manager must publish one.")
         )
-    clean_choices = {code: bool(choices.get(code)) for code in notice.optional_codes}
+    # A use the customer asked to stop stays stopped, and is recorded as "no": telling them a
+    # new notice is not asking again (only lifting the stop, on their request, resumes it).
+    stopped = suspended_purposes(customer) if customer.pk else set()
+    clean_choices = {
+        code: bool(choices.get(code)) and code not in stopped for code in notice.optional_codes
+    }
     record = NoticeRecord.objects.create(
         customer=customer, notice=notice, method=method, choices=clean_choices, told_by=by
     )

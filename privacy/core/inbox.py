@@ -37,5 +37,5 @@ def waiting_for(user) -> list[Waiting]:
     """Everything waiting for ``user``, oldest first (undated last)."""
     if not getattr(user, "is_authenticated", False):
         return []
-    items = [item for source in _SOURCES.values() for item in source(user)]
+    items = [item for source in list(_SOURCES.values()) for item in source(user)]
     return sorted(items, key=lambda item: (item.since is None, item.since or _EARLIEST))

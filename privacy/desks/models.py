@@ -91,6 +91,19 @@ class DataRequest(models.Model):
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The staff member the manager chose to approve the proposal (None: any other member of
+    # the counter staff may). Only they see it waiting, and only they may approve it.
+    second_person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("second person"),
+    )
+    # The uses of the customer's data this request stopped (purpose codes), so the request
+    # shows them; each stop itself is a consent.PurposeSuspension.
+    stopped_purposes = models.JSONField(default=list, blank=True)
     reply = EncryptedTextField(_("reply to the person"), max_length=4000, multiline=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

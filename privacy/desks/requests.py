@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy
 from privacy.access import decisions
 from privacy.audit import log as audit
 from privacy.audit.models import AuditLogEntry
+from privacy.consent import purposes
+from privacy.consent.models import PurposeSuspension
 from privacy.desks.models import DataRequest, DisclosureRelease, RequestKind, RequestStatus
 from privacy.staff import roles, two_person
 
@@ -21,19 +23,42 @@ S = RequestStatus
 FIELDS = ["requester_name", "requester_contact", "details", "reply", "extension_reason"]
 
 
-def _may_read(actor, rows, purpose: str) -> str | None:
-    """A request's personal fields are read by the manager, by the staff member handling it,
-    and by the second person while it waits for their approval; nobody else."""
+def may_approve(item, user) -> bool:
+    """Whether ``user`` may approve (or send back) the proposal now: it waits for approval,
+    ``user`` is a member of the counter staff who did not propose it, and the manager chose
+    ``user`` as the second person (or chose nobody)."""
+    return (
+        item.status == S.AWAITING_APPROVAL
+        and two_person.may_decide(item.proposed_by_id, user)
+        and item.second_person_id in (None, user.pk)
+    )
+
+
+def _reason_to_refuse(actor, item) -> str | None:
     if roles.has_role(actor, roles.MANAGER):
         return None
+    handling = actor.pk in (item.owner_id, item.proposed_by_id)
+    # Whoever took it at the counter may look at what they wrote until the manager takes it.
+    receiving = item.status == S.RECEIVED and item.received_by_id == actor.pk
+    if handling or receiving or may_approve(item, actor):
+        return None
+    return "neither handling nor approving this request"
+
+
+def _may_read(actor, rows, purpose: str) -> str | None:
+    """A request's personal fields are read by the manager, by the staff member handling it,
+    by the staff member who took it at the counter while nobody has taken it up, and by the
+    second person while it waits for their approval; nobody else."""
     for item in rows:
-        handling = actor.pk in (item.owner_id, item.proposed_by_id)
-        approving = item.status == S.AWAITING_APPROVAL and two_person.may_decide(
-            item.proposed_by_id, actor
-        )
-        if not (handling or approving):
-            return "neither handling nor approving this request"
+        reason = _reason_to_refuse(actor, item)
+        if reason:
+            return reason
     return None
+
+
+def may_read(user, item) -> bool:
+    """The request's own rule (not hours or handling rules: the gate asks those too)."""
+    return _reason_to_refuse(user, item) is None
 
 
 decisions.register(DataRequest, _may_read, event="privacy.request.read")
@@ -52,6 +77,14 @@ TRANSITIONS = {
     S.REJECTED: set(),
 }
 WRONG_STEP = gettext_lazy("This request is “%(current)s”; that step is not possible now.")
+NO_CUSTOMER_TO_ERASE = gettext_lazy(
+    "No customer is linked to this erasure request, so there is nothing to erase. Send it "
+    "back: a customer is linked at the identity check; if the person is not a customer, "
+    "reject the request with that reason."
+)
+NOT_THE_SECOND_PERSON = gettext_lazy(
+    "The manager chose another staff member to approve this request."
+)
 
 
 def _due(received_at) -> object:
@@ -130,9 +163,14 @@ def start_work(*, request_id, by) -> DataRequest:
 
 
 @transaction.atomic
-def propose(*, request_id, outcome: str, reply: str, by) -> DataRequest:
+def propose(*, request_id, outcome: str, reply: str, by, second_person=None) -> DataRequest:
     """Hand the finished work to a second person: complete it, or reject it with the reason
-    the person will be told."""
+    the person will be told. ``second_person``: the staff member who is to approve it (None:
+    any other member of the counter staff)."""
+    if second_person is not None and not (
+        second_person.is_active and two_person.may_decide(by.pk, second_person)
+    ):
+        raise RequestError(_("Choose another member of the counter staff as the second person."))
     if outcome not in ("complete", "reject"):
         raise RequestError(_("Choose to complete or to reject the request."))
     if not reply.strip():
@@ -148,6 +186,8 @@ def propose(*, request_id, outcome: str, reply: str, by) -> DataRequest:
         and not request.identity_method
     ):
         raise RequestError(_("Check the person's identity before completing the request."))
+    if outcome == "complete" and request.kind == RequestKind.ERASURE and not request.customer_id:
+        raise RequestError(NO_CUSTOMER_TO_ERASE)
     return _step(
         request_id,
         to=S.AWAITING_APPROVAL,
@@ -155,6 +195,7 @@ def propose(*, request_id, outcome: str, reply: str, by) -> DataRequest:
         event="privacy.request.proposed",
         proposed_outcome=outcome,
         proposed_by=by,
+        second_person=second_person,
         reply=reply.strip(),
     )
 
@@ -164,10 +205,16 @@ def approve(*, request_id, by) -> DataRequest:
     """The second person approves the proposed outcome. The proposer cannot approve it."""
     request = DataRequest.objects.select_for_update().get(pk=request_id)
     two_person.require_second_person(request.proposed_by_id, by, RequestError)
+    if request.second_person_id not in (None, by.pk):
+        raise RequestError(str(NOT_THE_SECOND_PERSON))
+    if request.status != S.AWAITING_APPROVAL:
+        raise RequestError(WRONG_STEP % {"current": request.get_status_display()})
     target = S.COMPLETED if request.proposed_outcome == "complete" else S.REJECTED
     if target == S.COMPLETED and request.kind == RequestKind.ERASURE:
         from privacy.desks import erasure
 
+        if request.customer is None:
+            raise RequestError(str(NO_CUSTOMER_TO_ERASE))
         try:
             erasure.erase_customer(request.customer, by=by)
         except erasure.ErasureRefused as refused:
@@ -221,34 +268,108 @@ def release_disclosure(*, request_id, by) -> str:
     return disclosure.release(item, by=by)
 
 
+def stoppable_codes() -> set[str]:
+    """The uses a request can stop: the current notice's purposes, and giving the data to
+    third parties."""
+    notice = purposes.current_notice()
+    return {purposes.THIRD_PARTY, *(notice.codes if notice else ())}
+
+
 @transaction.atomic
 def suspend(*, request_id, purpose_codes: list[str], by) -> DataRequest:
-    """Stop the chosen uses of the linked customer's data (利用停止), everywhere at once."""
-    from privacy.consent.models import PurposeSuspension
-
+    """Stop the chosen uses of the linked customer's data (利用停止), everywhere at once. The
+    request keeps which uses it stopped."""
     request = DataRequest.objects.select_for_update().get(pk=request_id)
     if request.customer_id is None:
         raise RequestError(_("Link the customer (their reference) at the identity check first."))
-    if not purpose_codes:
+    if request.status != S.IN_PROGRESS:
+        raise RequestError(WRONG_STEP % {"current": request.get_status_display()})
+    codes = list(dict.fromkeys(purpose_codes))
+    if not codes:
         raise RequestError(_("Choose at least one use to stop."))
-    for code in purpose_codes:
+    if not set(codes) <= stoppable_codes():
+        raise RequestError(_("Choose among the uses listed."))
+    for code in codes:
         PurposeSuspension.objects.get_or_create(
             customer=request.customer, purpose=code, lifted_at=None, defaults={"recorded_by": by}
         )
+    request.stopped_purposes = list(dict.fromkeys([*request.stopped_purposes, *codes]))
+    request.save(update_fields=["stopped_purposes"])
     audit.record(
         "privacy.purposes.suspended",
         target=request.customer,
         actor=by,
-        data={"purposes": purpose_codes},
+        data={"purposes": codes, "request": request.reference},
     )
     return request
+
+
+def stopped_uses(item) -> list[dict]:
+    """What this request stopped, each with its label and its suspension: in force (since
+    when) or lifted (when, by whom, why). One query."""
+    if not item.stopped_purposes or item.customer_id is None:
+        return []
+    found = {}
+    for suspension in (
+        PurposeSuspension.objects.filter(
+            customer_id=item.customer_id, purpose__in=item.stopped_purposes
+        )
+        .select_related("lifted_by")
+        .order_by("since")
+    ):
+        found[suspension.purpose] = suspension  # the latest of each use
+    return [
+        {"code": code, "label": purposes.purpose_label(code), "suspension": found.get(code)}
+        for code in item.stopped_purposes
+    ]
+
+
+@transaction.atomic
+def lift_suspension(*, request_id, purpose: str, reason: str, by) -> None:
+    """The manager lifts a stop this request made (the customer asked to be told again, or
+    the stop was recorded in error): with a reason, kept with the suspension; the audit log
+    records that it was lifted, by whom, for which use, and not the reason's words."""
+    if not roles.has_role(by, roles.MANAGER):
+        raise RequestError(_("Only a manager can do this."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise RequestError(_("Give a reason for lifting the stop."))
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    if purpose not in request.stopped_purposes or request.customer_id is None:
+        raise RequestError(_("This request did not stop that use."))
+    suspension = (
+        PurposeSuspension.objects.select_for_update()
+        .filter(customer_id=request.customer_id, purpose=purpose, lifted_at__isnull=True)
+        .first()
+    )
+    if suspension is None:
+        raise RequestError(_("That use is not stopped any more."))
+    suspension.lifted_at = timezone.now()
+    suspension.lifted_by = by
+    suspension.lift_reason = reason[:200]
+    suspension.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    audit.record(
+        "privacy.purposes.lifted",
+        target=request.customer,
+        actor=by,
+        data={"purposes": [purpose], "request": request.reference},
+    )
 
 
 @transaction.atomic
 def send_back(*, request_id, by) -> DataRequest:
     """The second person does not agree: the work goes back in progress."""
+    request = DataRequest.objects.select_for_update().get(pk=request_id)
+    manager = roles.has_role(by, roles.MANAGER)  # the manager may withdraw a proposal
+    if request.status == S.AWAITING_APPROVAL and not (manager or may_approve(request, by)):
+        raise RequestError(str(NOT_THE_SECOND_PERSON))
     return _step(
-        request_id, to=S.IN_PROGRESS, by=by, event="privacy.request.sent_back", proposed_by=None
+        request_id,
+        to=S.IN_PROGRESS,
+        by=by,
+        event="privacy.request.sent_back",
+        proposed_by=None,
+        second_person=None,
     )
 
 
@@ -280,7 +401,8 @@ def board():
 
 @transaction.atomic
 def record_correction(*, request_id, fields: list[str], by) -> DataRequest:
-    """Note which fields were corrected, as the draft reply to the person (names, no values)."""
+    """Note which fields were corrected (their labels, never the values) as the draft reply
+    to the person: the reply box of the proposal starts from it."""
     request = DataRequest.objects.select_for_update().get(pk=request_id)
     request.reply = (
         _("Corrected: %(fields)s.") % {"fields": ", ".join(fields)}

@@ -10,6 +10,9 @@ import unicodedata
 import jaconv
 
 _SPACES_AND_HYPHENS = re.compile(r"[\s\-‐‑‒–—―−－﹣]+")
+# What a keyboard gives for the dash in a phone number: the long-vowel mark ー (a Japanese
+# IME's dash key, full- or half-width), hyphens, minus signs, dashes, box-drawing lines.
+_PHONE_DASHES = re.compile(r"[ーｰ‐‑‒–—―−－﹣─━⁃]")
 # C0 control characters (tab, newline and carriage return excepted) and DEL. Bidirectional
 # marks are not stripped from free text: they are refused in names (customers.validators).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -33,10 +36,17 @@ def digits(value: str) -> str:
     return "".join(ch for ch in text(value) if ch.isdigit())
 
 
+def phone_text(value: str) -> str:
+    """A phone number as typed, NFKC, with every dash a keyboard may give (「ー」 from a
+    Japanese IME, 「ｰ」, 「－」, 「‐」, 「−」 and the like) made an ASCII hyphen."""
+    return _PHONE_DASHES.sub("-", text(value))
+
+
 def phone(value: str) -> str:
-    """Digits only, in domestic form: +81 90-1234-5678 and 090-1234-5678 are one number."""
-    number = digits(value)
-    if text(value).startswith("+81") or (number.startswith("81") and len(number) in (11, 12)):
+    """Digits only, in domestic form: +81 90-1234-5678, 090ー1234ー5678 and 090-1234-5678
+    are one number."""
+    number = digits(phone_text(value))
+    if phone_text(value).startswith("+81") or (number.startswith("81") and len(number) in (11, 12)):
         number = "0" + number[2:]
     return number
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from privacy.desks import exports as bulk_export
 from privacy.desks.models import ApprovalStatus, ExportRequest
 from privacy.staff import two_person
+from privacy.staff.reauth import recent_auth_required
 from privacy.staff.roles import counter_only, manager_only
 from privacy.views.forms import ExportRequestForm
 
@@ -71,6 +72,7 @@ def export_detail(request, pk):
 @never_cache
 @counter_only
 @require_POST
+@recent_auth_required(actions={"download"}, back="privacy:export_detail")
 def export_action(request, pk, action):
     item = _get(pk)
     try:

@@ -21,6 +21,11 @@ class ReasonField(forms.CharField):
         return normalize.text(value)
 
 
+def _staff_label(user) -> str:
+    name = f"{user.last_name} {user.first_name}".strip()
+    return f"{name} ({user.username})" if name else user.username
+
+
 class GrantForm(forms.Form):
     """Grant one customer to a named person or a named team."""
 
@@ -40,6 +45,9 @@ class GrantForm(forms.Form):
             .order_by("username")
         )
         self.fields["group"].queryset = Group.objects.exclude(name__in=roles.ALL).order_by("name")
+        # Teams and staff as people read them, not as codes (カウンター担当, 田中 花子).
+        self.fields["group"].label_from_instance = lambda group: roles.group_label(group.name)
+        self.fields["user"].label_from_instance = _staff_label
 
     def clean(self):
         cleaned = super().clean()
@@ -98,6 +106,12 @@ class AuditFilterForm(forms.Form):
         return cleaned
 
 
+STOPPED_WARNING = _(
+    "Stopped: the customer asked us to stop this use. Do not offer it; it stays stopped "
+    "unless the customer asks again and the manager lifts the stop."
+)
+
+
 class NoticeForm(forms.Form):
     """The clerk records how the customer was told the purposes, and the customer's choices
     for the optional ones (off unless the customer says yes)."""
@@ -107,7 +121,7 @@ class NoticeForm(forms.Form):
         choices=[("", "---------")] + list(NoticeMethod.choices),
     )
 
-    def __init__(self, *args, notice=None, **kwargs):
+    def __init__(self, *args, notice=None, suspended=(), **kwargs):
         super().__init__(*args, **kwargs)
         from django.utils import translation
 
@@ -115,9 +129,13 @@ class NoticeForm(forms.Form):
         language = "ja" if translation.get_language() == "ja" else "en"
         for purpose in notice.purposes if notice else []:
             if purpose.get("optional"):
-                self.fields[f"opt_{purpose['code']}"] = forms.BooleanField(
+                name = f"opt_{purpose['code']}"
+                self.fields[name] = forms.BooleanField(
                     label=purpose[language], required=False, initial=False
                 )
+                if purpose["code"] in suspended:  # stopped at the customer's request
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = STOPPED_WARNING
 
     def notice_data(self) -> dict:
         choices = {

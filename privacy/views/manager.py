@@ -1,10 +1,8 @@
-"""The manager's access and hours controls, and the administrator's audit log."""
+"""The manager's access and hours controls (the administrator's audit log: views/audit.py)."""
 
-import csv
-
+from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,14 +12,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from customers import selectors
 from customers.forms import CustomerSearchForm
 from customers.models import Customer
+from privacy.access import confirmations, hours
 from privacy.access import grants as access
-from privacy.access import hours
 from privacy.access.models import AccessGrant
 from privacy.audit import log as audit
-from privacy.audit import review as audit_review
 from privacy.core import dates
-from privacy.staff.roles import administrator_only, manager_only
-from privacy.views.forms import AuditFilterForm, GrantForm, OverrideForm, RevokeForm
+from privacy.staff.models import SecondPersonProposal
+from privacy.staff.reauth import only_post, recent_auth_required
+from privacy.staff.roles import manager_only
+from privacy.views.forms import GrantForm, OverrideForm, RevokeForm
 
 
 @manager_only
@@ -31,7 +30,17 @@ def access_grant(request, pk):
         request.user, pk, purpose="customer_record", fields=["access_grants"]
     )
     form = GrantForm(request.POST)
-    if form.is_valid():
+    if form.is_valid() and form.cleaned_data["user"] == request.user:
+        # Issue 15: the manager's grant to themselves waits for a second person, here too.
+        proposal, _created = confirmations.propose_grant_self(
+            customer, by=request.user, reason=form.cleaned_data["reason"]
+        )
+        messages.success(
+            request,
+            _("Proposal %(ref)s: waiting for another manager or the administrator to confirm.")
+            % {"ref": proposal.reference},
+        )
+    elif form.is_valid():
         access.grant(
             customer,
             to=form.cleaned_data["user"] or form.cleaned_data["group"],
@@ -93,15 +102,20 @@ def find_any_customer(request):
             raise Http404
         reason_form = RevokeForm(request.POST)
         if reason_form.is_valid() and reason_form.cleaned_data["reason"]:
-            access.grant(
-                customer,
-                to=request.user,
-                reason=reason_form.cleaned_data["reason"],
-                by=request.user,
+            # Issue 15: not granted until a second person confirms (access.confirmations).
+            proposal, _created = confirmations.propose_grant_self(
+                customer, by=request.user, reason=reason_form.cleaned_data["reason"]
             )
-            messages.success(request, _("You can now see this customer."))
-            return redirect("customers:customer_detail", pk=customer.pk)
-        messages.error(request, _("Give a reason for seeing this customer."))
+            messages.success(
+                request,
+                _(
+                    "Proposal %(ref)s: you can see this customer once another manager or the "
+                    "administrator confirms it in 「Awaiting approval」."
+                )
+                % {"ref": proposal.reference},
+            )
+        else:
+            messages.error(request, _("Give a reason for seeing this customer."))
     visible = set()
     if matches:
         visible = set(
@@ -112,7 +126,12 @@ def find_any_customer(request):
     return render(
         request,
         "privacy/find_any_customer.html",
-        {"search_form": form, "matches": matches, "visible": visible},
+        {
+            "search_form": form,
+            "matches": matches,
+            "visible": visible,
+            "awaiting": confirmations.pending_grant_self(request.user) if matches else set(),
+        },
     )
 
 
@@ -127,15 +146,27 @@ def _uuid_or_none(value):
 
 @never_cache
 @manager_only
+@recent_auth_required(when=only_post)
 @require_http_methods(["GET", "POST"])
 def hours_override(request):
     form = OverrideForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        override = hours.open_override(
+        # Issue 15: longer than BOOKSHOP_OVERRIDE_CONFIRM_MINUTES waits for a second person.
+        override = confirmations.open_or_propose_override(
             by=request.user,
             reason=form.cleaned_data["reason"],
             minutes=form.cleaned_data["minutes"],
         )
+        if isinstance(override, SecondPersonProposal):
+            messages.success(
+                request,
+                _(
+                    "Proposal %(ref)s: longer than %(limit)s minutes, so it opens when another "
+                    "manager or the administrator confirms it in 「Awaiting approval」."
+                )
+                % {"ref": override.reference, "limit": settings.BOOKSHOP_OVERRIDE_CONFIRM_MINUTES},
+            )
+            return redirect("privacy:hours_override")
         messages.success(
             request,
             _("Customer data is open until %(time)s.")
@@ -145,95 +176,14 @@ def hours_override(request):
     return render(
         request,
         "privacy/hours_override.html",
-        {"form": form, "opening_hours": dates.opening_hours(), "override": hours.active_override()},
-    )
-
-
-def _audit_filters(request):
-    form = AuditFilterForm(request.GET or None)
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        entries = audit_review.filtered_entries(
-            actor=data["actor"],
-            reference=data["reference"],
-            action=data["action"],
-            date_from=data["date_from"],
-            date_to=data["date_to"],
-        )
-    elif form.is_bound:
-        entries = audit_review.filtered_entries().none()
-    else:
-        entries = audit_review.filtered_entries()
-    return form, entries
-
-
-@never_cache
-@administrator_only
-def audit_log(request):
-    form, entries = _audit_filters(request)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "privacy/audit_log.html",
         {
             "form": form,
-            "page": page,
-            "rows": [audit_review.describe(entry) for entry in page.object_list],
-            "query": query.urlencode(),
-            "flags": audit_review.flags(),
-            "chain": audit_review.chain_status(),
+            "opening_hours": dates.opening_hours(),
+            "override": hours.active_override(),
+            "awaiting": confirmations.pending_override(request.user),
+            "confirm_minutes": settings.BOOKSHOP_OVERRIDE_CONFIRM_MINUTES,
         },
     )
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-@never_cache
-@administrator_only
-def audit_export(request):
-    """The filtered view as CSV. The export itself is logged."""
-    form, entries = _audit_filters(request)
-    audit.record(
-        "privacy.audit.exported",
-        actor=request.user,
-        data={
-            key: str(value)
-            for key, value in (
-                form.cleaned_data if form.is_bound and form.is_valid() else {}
-            ).items()
-            if value
-        },
-    )
-    columns = [
-        "seq",
-        "timestamp",
-        "actor",
-        "event",
-        "reference",
-        "target",
-        "purpose",
-        "fields",
-        "changed",
-        "remote_addr",
-        "cid",
-    ]
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(columns)
-        for entry in entries.iterator(chunk_size=2000):
-            described = audit_review.describe(entry)
-            described["timestamp"] = described["timestamp"].isoformat()
-            yield writer.writerow([described[c] for c in columns])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
 
 
 @never_cache
@@ -265,6 +215,9 @@ def notices(request):
             return redirect("privacy:notices")
         preview = form.cleaned_data
     to_renotify = purposes.customers_to_renotify(Customer.objects.all())
+    # Those who stopped a use keep it stopped when told the new version: the clerk sees it
+    # greyed out with a warning, and the record says no (purposes.record_notice).
+    renotify_stopped = to_renotify.filter(purposes.suspension_exists()).count()
     return render(
         request,
         "privacy/notices.html",
@@ -274,6 +227,7 @@ def notices(request):
             "current": current,
             "versions": PurposeNotice.objects.order_by("-version"),
             "renotify_count": to_renotify.count(),
+            "renotify_stopped": renotify_stopped,
             "renotify_refs": [c.reference for c in to_renotify.only("pk")[:200]],
         },
     )

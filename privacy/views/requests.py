@@ -1,26 +1,31 @@
 """Customers' requests and complaints: the public form, intake at the counter, and the
 manager's board and workflow."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from privacy.access import decisions
+from privacy.access import decisions, hours
 from privacy.audit import log as audit
 from privacy.consent import purposes
-from privacy.desks import disclosure, requests
-from privacy.desks.models import DataRequest
-from privacy.staff import roles, two_person
+from privacy.desks import disclosure, rate_limit, requests
+from privacy.desks.models import DataRequest, RequestKind
+from privacy.staff import roles
+from privacy.staff.reauth import recent_auth_required
 from privacy.staff.roles import counter_only, manager_only
-from privacy.views.forms import ExtendForm, IdentityForm, ProposeForm, RequestForm
+from privacy.templatetags.erasure_dates import erasure_horizon
+from privacy.views.forms import ExtendForm, IdentityForm, RequestForm
 from privacy.views.middleware import client_address
+from privacy.views.request_forms import LiftForm, ProposeForm
+
+RECEIVED_AT_COUNTER = "privacy.counter_request.received"  # session key: the last reference
 
 
 @never_cache
@@ -31,19 +36,21 @@ def public_request(request):
     looked up), and one address may send only a few forms an hour."""
     form = RequestForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if (
-            requests.received_recently_from(client_address(request))
-            >= settings.BOOKSHOP_PUBLIC_FORM_PER_HOUR
-        ):
+        received = None
+        try:
+            # The count and the insert in one transaction, under a lock (desks.rate_limit).
+            with rate_limit.public_form(client_address(request)):
+                if form.is_valid():
+                    received = requests.intake(
+                        kind=form.cleaned_data["kind"],
+                        channel="web",
+                        name=form.cleaned_data["name"],
+                        contact=form.cleaned_data["contact"],
+                        details=form.cleaned_data["details"],
+                    )
+        except rate_limit.Limited:
             return render(request, "privacy/request_limited.html", status=429)
-        if form.is_valid():
-            received = requests.intake(
-                kind=form.cleaned_data["kind"],
-                channel="web",
-                name=form.cleaned_data["name"],
-                contact=form.cleaned_data["contact"],
-                details=form.cleaned_data["details"],
-            )
+        if received is not None:
             return render(request, "privacy/request_thanks.html", {"reference": received.reference})
     return render(request, "privacy/request_public.html", {"form": form})
 
@@ -68,8 +75,25 @@ def counter_request(request):
             _("Request %(ref)s received. Tell the person this reference.")
             % {"ref": received.reference},
         )
-        return redirect("customers:board")
+        if requests.may_read(request.user, received) and hours.is_open():
+            return redirect("privacy:request_detail", pk=received.pk)
+        # Out of hours the page would not open: say what to tell the person instead.
+        request.session[RECEIVED_AT_COUNTER] = received.reference
+        return redirect("privacy:counter_request_received")
     return render(request, "privacy/request_counter.html", {"form": form})
+
+
+@never_cache
+@counter_only
+@require_safe
+def counter_request_received(request):
+    """The confirmation after the counter's form, when the request itself cannot be shown:
+    the reference to tell the person (kept in this session only, so the page shows nothing
+    to anyone else)."""
+    reference = request.session.get(RECEIVED_AT_COUNTER)
+    if not reference:
+        return redirect("privacy:counter_request")
+    return render(request, "privacy/request_received.html", {"reference": reference})
 
 
 @never_cache
@@ -96,30 +120,50 @@ def _get(pk) -> DataRequest:
     return found
 
 
+def _draft_reply(item) -> str:
+    if item.kind != RequestKind.ERASURE:
+        return ""
+    return _(
+        "We have erased your personal data from our customer records. Copies kept in our "
+        "encrypted backups can no longer be read from %(date)s at the latest."
+    ) % {"date": date_format(erasure_horizon(), "DATE_FORMAT")}
+
+
 @never_cache
 @counter_only
 def request_detail(request, pk):
     """The manager works the request here; another staff member (a clerk, in a shop with one
     manager) opens it to approve or send back the proposed outcome."""
     item = _decided(request, pk, fields=requests.FIELDS)
+    is_manager = roles.has_role(request.user, roles.MANAGER)
+    stopped = requests.stopped_uses(item)
+    for use in stopped:  # the manager lifts a stop in force, with a reason
+        if is_manager and use["suspension"] and not use["suspension"].lifted_at:
+            use["lift_form"] = LiftForm(initial={"purpose": use["code"]}, prefix=use["code"])
     return render(
         request,
         "privacy/request_detail.html",
         {
             "item": item,
             "identity_form": IdentityForm(),
-            "propose_form": ProposeForm(),
+            # A correction's draft reply (the fields corrected) is where the reply starts; an
+            # erasure's starts with the day its copies in the backups stop being readable.
+            "propose_form": ProposeForm(
+                initial={"reply": item.reply or _draft_reply(item)}, proposer=request.user
+            ),
             "extend_form": ExtendForm(),
-            "may_approve": two_person.may_decide(item.proposed_by_id, request.user),
+            "may_approve": requests.may_approve(item, request.user),
             "notice": purposes.current_notice(),
-            "is_manager": roles.has_role(request.user, roles.MANAGER),
+            "is_manager": is_manager,
             "may_release": requests.may_release(item, request.user),
+            "stopped": stopped,
         },
     )
 
 
 @counter_only
 @require_POST
+@recent_auth_required(actions={"release"}, back="privacy:request_detail")
 def request_action(request, pk, action):
     item = _decided(request, pk, fields=["status"])
     if action not in ("approve", "send_back") and not roles.has_role(request.user, roles.MANAGER):
@@ -140,14 +184,19 @@ def request_action(request, pk, action):
         elif action == "start":
             requests.start_work(request_id=item.pk, by=request.user)
         elif action == "propose":
-            form = ProposeForm(request.POST)
+            form = ProposeForm(request.POST, proposer=request.user)
             if not form.is_valid():
-                raise requests.RequestError(_("Choose the outcome and write the reply or reason."))
+                raise requests.RequestError(
+                    _("Choose another member of the counter staff as the second person.")
+                    if "second_person" in form.errors
+                    else _("Choose the outcome and write the reply or reason.")
+                )
             requests.propose(
                 request_id=item.pk,
                 outcome=form.cleaned_data["outcome"],
                 reply=form.cleaned_data["reply"],
                 by=request.user,
+                second_person=form.cleaned_data["second_person"],
             )
         elif action == "approve":
             requests.approve(request_id=item.pk, by=request.user)
@@ -161,6 +210,16 @@ def request_action(request, pk, action):
         elif action == "suspend":
             codes = [code for code in request.POST.getlist("purposes") if code]
             requests.suspend(request_id=item.pk, purpose_codes=codes, by=request.user)
+        elif action == "lift":
+            form = LiftForm(request.POST, prefix=request.POST.get("use", ""))
+            if not form.is_valid():
+                raise requests.RequestError(_("Give a reason for lifting the stop."))
+            requests.lift_suspension(
+                request_id=item.pk,
+                purpose=form.cleaned_data["purpose"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+            )
         elif action == "send_back":
             requests.send_back(request_id=item.pk, by=request.user)
         elif action == "extend":
@@ -182,7 +241,7 @@ def request_action(request, pk, action):
     else:
         messages.success(request, _("Request %(ref)s updated.") % {"ref": item.reference})
         if not roles.has_role(request.user, roles.MANAGER):
-            return redirect("customers:board")  # the second person's part is done
+            return redirect("privacy:approvals")  # the second person's part is done
     return redirect("privacy:request_detail", pk=item.pk)
 
 
@@ -253,7 +312,14 @@ def request_correct(request, pk):
             )
             messages.success(request, _("Correction saved; the reply lists the fields corrected."))
             return redirect("privacy:request_detail", pk=item.pk)
-    rows = [(form[name], getattr(customer, name)) for name in form.fields]
+    # A choice (the preferred contact) shows its label, not its code.
+    rows = [
+        (
+            form[name],
+            getattr(customer, f"get_{name}_display", lambda n=name: getattr(customer, n))(),
+        )
+        for name in form.fields
+    ]
     return render(
         request,
         "privacy/request_correct.html",

@@ -1,5 +1,8 @@
+import io
+
 import pytest
 from django.core import mail
+from django.core.management import call_command
 
 from customers.models import Customer, OrderStatus, SpecialOrder
 from tests.conftest import CANARIES, ORDER_CANARIES, TOLD, login, readable
@@ -52,6 +55,11 @@ def test_a_clerk_takes_an_order_through_its_whole_life(
     assert order.status == OrderStatus.NOTIFIED
     assert order.notified_channel == "email"
     assert order.notified_by == clerk and order.notified_at is not None
+    # The notice waits in the outbox, saved with the step; the worker sends it.
+    assert mail.outbox == [] and order.notice_mail == "queued"
+    call_command("send_outbox", stdout=io.StringIO())
+    order.refresh_from_db()
+    assert order.notice_mail == "sent"
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]

@@ -11,16 +11,18 @@ from privacy.vault import bulk, crypto
 from privacy.vault.crypto import DecryptionError
 from tests.conftest import CANARIES, TOLD, customer_data, login, order_data
 
-# Session, user, staff profile, roles, the OTP devices (one UNION); then one query for the
-# handling rules' acknowledgement and grant expiry; the rows with their data keys and the
-# audit chain's head; the insert of the read entries, which commits by itself (no session
-# save: at most once a minute). The board adds the approvals waiting for a second person
-# (one UNION); the customer page its orders, grants and notices (suspensions, provision
+# The shop terminal the device cookie names; session; user with its staff profile and
+# whether a contractor's contract ended (one query); roles; the OTP devices (one UNION);
+# then one query for the handling rules' acknowledgement and grant expiry; the rows with
+# their data keys and the audit chain's head; the insert of the read entries, which commits
+# by itself (no session save: at most once a minute). Every page with the top bar asks what
+# waits for its user: the desks' items (one UNION) and proposed deletions of third-party
+# records. The customer page adds its orders, grants and notices (suspensions, provision
 # records and the notice in force only when its row says they matter). Raise them only for
 # a reason the page's users would notice. The pages run as in production: outside a test
 # transaction (transaction=True), so their read entries take the lock-free append.
-BOARD_QUERIES = 9
-CUSTOMER_PAGE_QUERIES = 11
+BOARD_QUERIES = 10
+CUSTOMER_PAGE_QUERIES = 14
 
 
 def _new_orders(clerk, count, start=0):

@@ -56,6 +56,15 @@ class Journey:
         self.base_url = base_url
         self.folder = folder
         self.step = 0
+        # Customer data is shown only on the shop's registered terminals: the browser is
+        # made one at the first login (tests/e2e/test_terminals.py registers it through the
+        # page instead, with ``terminal = False``).
+        self.terminal = True
+
+    def become_terminal(self, username):
+        """Give the browser the device cookie of a terminal registered by ``username``, as
+        「端末の登録」 does (privacy.staff.terminals), unless it holds one already."""
+        register_browser(self.page.context, self.base_url, username)
 
     def go(self, path):
         self.page.goto(self.base_url + path)
@@ -66,6 +75,8 @@ class Journey:
 
     def login(self, username, password, *, authenticator=None):
         """Password, then (for roles that need it) the code from the authenticator."""
+        if self.terminal:
+            self.become_terminal(username)
         self.go("/login/")
         self.page.fill("#id_username", username)
         self.page.fill("#id_password", password)
@@ -91,3 +102,45 @@ def journey(request, browser, live_server, transactional_audit):
     page.set_default_timeout(15_000)
     yield Journey(page, live_server.url, folder)
     context.close()
+
+
+def register_browser(context, base_url, username):
+    """Make a browser context a registered shop terminal (privacy.staff.terminals), as the
+    manager's 「端末の登録」 does, unless it holds a terminal cookie already."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    from django.contrib.auth.models import User
+    from django.http import HttpResponse
+
+    from privacy.staff import terminals
+    from privacy.staff.models import Terminal
+
+    name = terminals.cookie_name()
+    if any(c["name"] == name for c in context.cookies(base_url)):
+        return
+    secret = secrets.token_urlsafe(32)
+    terminal = Terminal.objects.create(
+        name="E2E端末",
+        secret_hash=terminals._hash(secret),
+        registered_by=User.objects.get(username=username),
+    )
+    response = HttpResponse()
+    terminals.set_cookie(response, terminal, secret)
+    cookie = response.cookies[name]
+    context.add_cookies(
+        [
+            {
+                "name": name,
+                "value": cookie.value,
+                # domain + path rather than url: the DevTools protocol refuses a Secure
+                # cookie set "for" a plain-http url, though the browser itself keeps one
+                # that a page on 127.0.0.1 (a trustworthy origin) sets.
+                "domain": urlsplit(base_url).hostname,
+                "path": "/",
+                "httpOnly": True,
+                "secure": bool(cookie["secure"]),
+                "sameSite": "Strict",
+            }
+        ]
+    )

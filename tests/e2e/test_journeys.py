@@ -9,6 +9,7 @@ from customers import services
 from customers.models import OrderStatus, SpecialOrder
 from privacy.audit.models import AuditLogEntry
 from tests.conftest import PASSWORD, TOLD, customer_data, order_data, readable
+from tests.e2e.conftest import register_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -125,6 +126,7 @@ def test_the_manager_logs_in_with_two_steps_and_corrects_a_phone_number(
 
     # A second person approves; the one-time link is never shown to them.
     second = browser.new_context(locale="ja-JP").new_page()
+    register_browser(second.context, live_server.url, "manager")  # a counter PC
     second.goto(live_server.url + "/login/")
     second.fill("#id_username", "clerk")
     second.fill("#id_password", PASSWORD)

@@ -285,8 +285,9 @@ def test_the_order_board_lists_exports_waiting_for_a_second_person_but_not_to_th
     older = bulk_export.request_export(by=manager, scope="all", reason="年末の棚卸し")
     newer = bulk_export.request_export(by=second_manager, scope="all", reason="監査")
     board = english(login(Client(), clerk)).get("/board/").content.decode()
-    assert board.index(f"Bulk export {newer.reference}") < board.index(
-        f"Bulk export {older.reference}"
+    # The approvals inbox lists what has waited longest first.
+    assert board.index(f"Bulk export {older.reference}") < board.index(
+        f"Bulk export {newer.reference}"
     )
     assert f'href="/manager/exports/{older.pk}/"' in board
     own = english(login(Client(), manager)).get("/board/").content.decode()

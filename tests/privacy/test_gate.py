@@ -158,8 +158,8 @@ def _correction_request(manager, customer, *, owner=True):
 def test_a_manager_outside_hours_cannot_read_or_correct_through_a_request(
     manager, customer, settings
 ):
+    item = _correction_request(manager, customer)  # taken up in hours, whatever the clock
     settings.BOOKSHOP_OPENING_HOURS = "08:00-23:00"
-    item = _correction_request(manager, customer)
     with time_machine.travel(datetime(2026, 11, 3, 2, 0, tzinfo=TOKYO), tick=False):
         boss = login(Client(), manager)
         page = boss.get(f"/requests/{item.pk}/correct/")

@@ -15,10 +15,19 @@ def ja_purposes():
 
 
 def test_the_new_order_form_shows_the_purposes_before_anything_is_saved(client, clerk):
+    """The new-customer form opens when the clerk asks for it or when a search found nobody
+    (search first: tests/customers/test_counter_desk.py); it is the only form that saves a
+    new customer, and the purposes are in it, above its save button."""
     login(client, clerk)
-    html = client.get("/orders/new/").content.decode()
-    for label in ja_purposes():
-        assert label in html
+    asked = client.get("/orders/new/?new=1").content.decode()
+    nobody = client.post("/orders/new/", {"action": "search", "phone": "080-5555-6666"})
+    for html in (asked, nobody.content.decode()):
+        form = html[html.index('id="new-customer"') :]
+        form = form[: form.index("</form>")]
+        assert 'name="customer-family_name"' in form and 'name="notice-method"' in form
+        for label in ja_purposes():
+            assert label in form[: form.index('type="submit"')]
+    assert Customer.objects.count() == 0 and SpecialOrder.objects.count() == 0
 
 
 def test_an_order_without_recording_how_the_customer_was_told_saves_nothing(client, clerk):
@@ -175,3 +184,73 @@ def test_every_page_links_to_the_privacy_notice(client, clerk):
     assert 'href="/privacy/"' in client.get("/login/").content.decode()
     login(client, clerk)
     assert 'href="/privacy/"' in client.get("/board/").content.decode()
+
+
+def _publish_second_version(manager):
+    from privacy.views.forms import purposes_as_text
+
+    current = purposes.current_notice()
+    login(Client(), manager).post(
+        "/manager/notices/",
+        {
+            "text_ja": current.text_ja,
+            "text_en": current.text_en,
+            "purposes": purposes_as_text(current.purposes)
+            + "\nreading_survey | 読書アンケート | Reading survey | yes",
+            "effective_from": "2000-01-02",
+            "action": "publish",
+        },
+    )
+    assert purposes.current_notice().version == 2
+
+
+def test_a_new_notice_does_not_offer_again_a_use_the_customer_stopped(
+    client, manager, clerk, customer
+):
+    """The customer asked to stop 新刊・イベントのご案内; told a new version of the notice,
+    the use is not offered again (a warning, greyed out), a ticked box changes nothing, and
+    the record never says yes under the stop."""
+    PurposeSuspension.objects.create(
+        customer=customer, purpose=purposes.NEW_RELEASE_INFO, recorded_by=manager
+    )
+    _publish_second_version(manager)
+    notices_page = login(Client(), manager).get("/manager/notices/")
+    assert notices_page.context["renotify_stopped"] == 1
+    assert "利用の停止を求めています" in notices_page.content.decode()
+
+    login(client, clerk)
+    form_page = client.get(f"/customers/{customer.pk}/orders/new/")
+    field = form_page.context["notice_form"].fields[f"opt_{purposes.NEW_RELEASE_INFO}"]
+    assert field.disabled
+    html = form_page.content.decode()
+    assert "停止中" in html and "ご案内しないでください" in html
+    client.post(
+        f"/customers/{customer.pk}/orders/new/",
+        {
+            "order-title": "x",
+            "order-quantity": "1",
+            "order-deposit_paid": "0",
+            "notice-method": "screen",
+            f"notice-opt_{purposes.NEW_RELEASE_INFO}": "on",  # ticked anyway (a forged post)
+            "notice-opt_reading_survey": "on",
+        },
+    )
+    record = purposes.latest_record(customer)
+    assert record.notice.version == 2
+    assert record.choices == {purposes.NEW_RELEASE_INFO: False, "reading_survey": True}
+    with pytest.raises(purposes.PurposeNotPermitted):
+        purposes.check(customer, purposes.NEW_RELEASE_INFO)
+
+    page = client.get(f"/customers/{customer.pk}/").content.decode()
+    banner = page[page.index('class="error-box" role="alert"') :]
+    assert "新刊・イベントのご案内" in banner.split("</p>")[0]
+
+
+def test_recording_a_notice_never_says_yes_to_a_stopped_use(clerk, manager, customer):
+    PurposeSuspension.objects.create(
+        customer=customer, purpose=purposes.NEW_RELEASE_INFO, recorded_by=manager
+    )
+    record = purposes.record_notice(
+        customer, method="screen", choices={purposes.NEW_RELEASE_INFO: True}, by=clerk
+    )
+    assert record.choices[purposes.NEW_RELEASE_INFO] is False

@@ -1,9 +1,0 @@
-"""Placeholder: filled by the work that owns it (see the workstream notes); empty is harmless."""
-
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("customers", "0007_print_jobs")]
-
-    operations = []
