@@ -64,7 +64,9 @@ def print_job(request, pk):
 def print_log(request):
     """Trace a printed sheet by its print id: who printed it, when, and which customers (by
     reference) were on it."""
-    wanted = request.GET.get("print_id", "").strip()[:12]
+    # Print ids are letters and digits: anything else (a NUL byte PostgreSQL refuses, say)
+    # cannot match one, so it is dropped rather than sent to the database.
+    wanted = "".join(ch for ch in request.GET.get("print_id", "") if ch.isalnum())[:12]
     jobs = printing.print_log(user=request.user, print_id=wanted)
     traced = None
     if wanted:

@@ -70,7 +70,7 @@ def _locked_pending(request_id, *, by) -> AccessRequest:
     if not roles.has_role(by, roles.MANAGER):
         raise AccessRequestError(_("Only a manager can do this."))
     request = (
-        AccessRequest.objects.select_for_update()
+        AccessRequest.objects.select_for_update(of=("self",))
         .select_related("customer", "requested_by")
         .get(pk=request_id)
     )

@@ -254,7 +254,7 @@ def lock_pending(proposal_id, *, by) -> SecondPersonProposal:
         raise ProposalRefused(_("This proposal does not exist."))
     two_person.require_confirmer(found[0], found[1], by, ProposalRefused, account_id=found[2])
     proposal = (
-        SecondPersonProposal.objects.select_for_update()
+        SecondPersonProposal.objects.select_for_update(of=("self",))
         .select_related("account", "group", "proposed_by")
         .get(pk=proposal_id)
     )
@@ -272,7 +272,7 @@ def lock_pending(proposal_id, *, by) -> SecondPersonProposal:
 def mark_expired(proposal_id) -> None:
     """A waiting proposal found past its day: expired from now on, recorded once."""
     proposal = (
-        SecondPersonProposal.objects.select_for_update()
+        SecondPersonProposal.objects.select_for_update(of=("self",))
         .select_related("account", "group")
         .filter(pk=proposal_id, status=ProposalStatus.PENDING)
         .first()

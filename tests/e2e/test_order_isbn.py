@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from customers import services
 from customers.models import OrderStatus, SpecialOrder
@@ -45,7 +46,9 @@ def test_a_clerk_fills_the_book_by_isbn_and_resends_a_notice_that_failed(journey
         journey.go(f"/customers/{customer.pk}/orders/new/")
         page.fill("#id_order-isbn", "4-10-100134-0")
         page.get_by_role("button", name="ISBNで検索").click()
-        page.wait_for_function("document.getElementById('id_order-title').value !== ''")
+        # expect() polls with Playwright's own script: a string predicate would be eval'd in
+        # the page, which the strict CSP (no 'unsafe-eval') refuses.
+        expect(page.locator("#id_order-title")).not_to_have_value("", timeout=10_000)
         assert page.input_value("#id_order-title") == "人間失格"
         assert page.input_value("#id_order-publisher") == "新潮社"
         assert page.input_value("#id_order-isbn") == "978-4-10-100134-0"

@@ -116,32 +116,47 @@ def test_the_schedule_makes_an_erasure_final_in_every_backup_by_its_date(
     # backup key is kept), but the erased customer's data key does not, and nothing restores.
     keyring._CACHE.clear()
     manifest, data = backup.open_backup(offsite)
-    snapshot = restore._open_sqlite_snapshot(offsite, data)
-    try:
-        wrapped = {k.subject_id: k for k in restore._sqlite_data_keys(snapshot)}
-    finally:
-        snapshot.close()
+    engine = manifest["vendor"]
+    if engine == "sqlite":
+        snapshot = restore._open_sqlite_snapshot(offsite, data)
+        try:
+            wrapped = {k.subject_id: k for k in restore._sqlite_data_keys(snapshot)}
+        finally:
+            snapshot.close()
+    else:  # a pg_dump: the data-key table's COPY block
+        wrapped = {k.subject_id: k for k in restore._dump_data_keys(offsite, data)}
     assert wrapped[leaving.pk].kek_id == old_kek
     with pytest.raises(keyring.KeyringError, match=old_kek):
         keyring.load().kek_aead(wrapped[leaving.pk].kek_id)
-    target = new_database("sqlite")
+    target = new_database(engine)
     refused = manage("restore", str(offsite), url=target, check=False, env=_env(tmp_path, own_keys))
     assert refused.returncode != 0
     assert old_kek in refused.stderr and "retired on" in refused.stderr
     assert "Nothing was loaded" in refused.stderr
-    assert not raw_connection(target).execute("SELECT name FROM sqlite_master").fetchall()
+    empty = (
+        "SELECT name FROM sqlite_master"
+        if engine == "sqlite"
+        else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    )
+    assert not raw_connection(target).execute(empty).fetchall()
 
     # The backup taken after the erasure restores, and its audit log verifies.
-    fresh = new_database("sqlite")
+    fresh = new_database(engine)
     done = manage("restore", after["path"], url=fresh, env=_env(tmp_path, own_keys))
     assert "re-applied 0 erasures" in done.stdout
     checked = manage("verify_audit_log", url=fresh, env=_env(tmp_path, own_keys))
     assert "Restored from backup" in checked.stdout
     db = raw_connection(fresh)
+    placeholder = "?" if engine == "sqlite" else "%s"
+    ident = leaving.pk.hex if engine == "sqlite" else leaving.pk
     try:
-        keys = {row[0] for row in db.execute("SELECT subject_id FROM privacy_datakey")}
+        keys = {
+            str(row[0]).replace("-", "")
+            for row in db.execute("SELECT subject_id FROM privacy_datakey")
+        }
         erased = db.execute(
-            "SELECT erased_at, family_name FROM customers_customer WHERE id = ?", [leaving.pk.hex]
+            f"SELECT erased_at, family_name FROM customers_customer WHERE id = {placeholder}",  # noqa: S608
+            [ident],
         ).fetchone()
     finally:
         db.close()
