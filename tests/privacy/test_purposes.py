@@ -254,3 +254,22 @@ def test_recording_a_notice_never_says_yes_to_a_stopped_use(clerk, manager, cust
         customer, method="screen", choices={purposes.NEW_RELEASE_INFO: True}, by=clerk
     )
     assert record.choices[purposes.NEW_RELEASE_INFO] is False
+
+
+def test_a_choice_recorded_before_the_stop_shows_stopped_not_yes(clerk, manager, customer):
+    """A record from before the customer asked to stop keeps its はい in the database; the
+    customer page never shows it as はい under the 停止 banner."""
+    from django.test import Client
+
+    from tests.conftest import login
+
+    purposes.record_notice(
+        customer, method="screen", choices={purposes.NEW_RELEASE_INFO: True}, by=clerk
+    )
+    PurposeSuspension.objects.create(
+        customer=customer, purpose=purposes.NEW_RELEASE_INFO, recorded_by=manager
+    )
+    html = login(Client(), clerk).get(f"/customers/{customer.pk}/").content.decode()
+    label = str(purposes.purpose_label(purposes.NEW_RELEASE_INFO))
+    assert f"{label}: 停止（ご本人の請求により）" in html
+    assert f"{label}: はい" not in html
