@@ -1,14 +1,5 @@
 #!/usr/bin/env bash
-# Compile the Japanese catalogue: django.po plus any work-in-progress parts/*.po.
+# Compile the Japanese catalogue (django.po -> django.mo; the .mo is committed).
 set -euo pipefail
 cd "$(dirname "$0")/ja/LC_MESSAGES"
-shopt -s nullglob
-parts=(parts/*.po)
-tmp=$(mktemp)
-if ((${#parts[@]})); then
-  msgcat --use-first -o "$tmp" django.po "${parts[@]}"
-else
-  cp django.po "$tmp"
-fi
-msgfmt --check-format -o django.mo.tmp "$tmp" && mv django.mo.tmp django.mo
-rm -f "$tmp"
+msgfmt --check-format -o django.mo.tmp django.po && mv django.mo.tmp django.mo
