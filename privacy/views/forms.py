@@ -2,7 +2,6 @@ from django import forms
 from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 
-from privacy.audit.review import ACTION_FILTERS, customer_reference_filter
 from privacy.consent.models import NoticeMethod
 from privacy.desks.models import ExportScope, IdentityMethod, RequestKind
 from privacy.vault import normalize
@@ -65,45 +64,6 @@ class OverrideForm(forms.Form):
     minutes = forms.IntegerField(
         label=_("For how many minutes"), min_value=5, max_value=120, initial=30
     )
-
-
-class AuditFilterForm(forms.Form):
-    actor = forms.ModelChoiceField(
-        label=_("Staff member"), queryset=User.objects.order_by("username"), required=False
-    )
-    reference = forms.CharField(
-        label=_("Customer reference"),
-        required=False,
-        max_length=40,
-        help_text=_("Such as C-1A2B3C4D; names are never shown here."),
-    )
-    action = forms.ChoiceField(
-        label=_("Action"),
-        required=False,
-        choices=[("", _("All"))] + [(key, label) for key, (label, _q) in ACTION_FILTERS.items()],
-    )
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean_reference(self):
-        value = self.cleaned_data.get("reference", "").strip()
-        if value and customer_reference_filter(value) is None:
-            raise forms.ValidationError(_("A reference looks like C-1A2B3C4D."))
-        return value
-
-    def clean(self):
-        cleaned = super().clean()
-        if (
-            cleaned.get("date_from")
-            and cleaned.get("date_to")
-            and cleaned["date_from"] > cleaned["date_to"]
-        ):
-            self.add_error("date_to", _("The end date is before the start date."))
-        return cleaned
 
 
 STOPPED_WARNING = _(
