@@ -38,6 +38,7 @@ run: export DJANGO_SECURE_SSL_REDIRECT = 0
 run: export DJANGO_HSTS_SECONDS = 0
 run: export DJANGO_EMAIL_BACKEND ?= django.core.mail.backends.console.EmailBackend
 run: export BOOKSHOP_OPENING_HOURS ?= 00:00-24:00
+run: export BOOKSHOP_DEMO_REGISTERS_TERMINAL = 1
 run: $(STAMP)
 	test -s $(DEMO_SECRET_KEY) || (mkdir -p $(dir $(DEMO_SECRET_KEY)) && umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(64))' > $(DEMO_SECRET_KEY))
 	test -f $${BOOKSHOP_KEYRING:-var/keyring.json} || $(PY) manage.py keys init
@@ -45,7 +46,7 @@ run: $(STAMP)
 	$(PY) manage.py seed_demo --customers $${DEMO_CUSTOMERS:-40} --if-empty
 	@echo "Demo: business hours widened to $$BOOKSHOP_OPENING_HOURS (the shop's default is 08:00-23:00)."
 	@echo "Demo: open http://127.0.0.1:$(PORT) and log in with an account above."
-	@echo "Demo: customer data is shown only on registered terminals; log in as the manager first and press 「この端末を登録」 to register this browser (BOOKSHOP_REQUIRE_TERMINAL=0 turns the check off)."
+	@echo "Demo: customer data is shown only on the shop's registered terminals; the demo registers the browser you log in with (as 「デモのブラウザ」, listed at 端末) and says so. In a shop, the manager registers each computer."
 	$(PY) manage.py send_outbox --loop --interval 10 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver --insecure 127.0.0.1:$(PORT)
 

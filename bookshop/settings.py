@@ -351,6 +351,10 @@ OTP_TOTP_ISSUER = BOOKSHOP_SHOP_NAME
 # 1: customer data is shown only on the shop's registered terminals (the manager registers
 # each from the computer itself). 0: on any computer, for a shop that cannot use them.
 BOOKSHOP_REQUIRE_TERMINAL = env_bool("BOOKSHOP_REQUIRE_TERMINAL", True)
+# The demo only (`make run` sets it): the first login from a browser registers that browser
+# as a terminal, and says so. Never in a shop: it would make every browser a terminal (the
+# system check privacy.W003 says so).
+BOOKSHOP_DEMO_REGISTERS_TERMINAL = env_bool("BOOKSHOP_DEMO_REGISTERS_TERMINAL", False)
 
 # --- Business hours (privacy/hours.py) -------------------------------------------------
 # Customer data is readable only inside these hours, in BOOKSHOP_TIME_ZONE ("HH:MM-HH:MM").

@@ -37,3 +37,21 @@ def audit_log_is_append_only(app_configs=None, databases=None, **kwargs):
         if problem:
             errors.append(checks.Error(problem, id="privacy.E002"))
     return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def demo_terminal_registration_is_off(app_configs=None, **kwargs):
+    """The demo's automatic terminal registration must never reach a shop."""
+    from django.conf import settings
+
+    if getattr(settings, "BOOKSHOP_DEMO_REGISTERS_TERMINAL", False):
+        return [
+            checks.Warning(
+                "BOOKSHOP_DEMO_REGISTERS_TERMINAL=1 registers every browser that logs in as a "
+                "shop terminal: for the demo (make run) only.",
+                hint="Unset BOOKSHOP_DEMO_REGISTERS_TERMINAL; the manager registers each "
+                "computer at 端末 (/terminals/).",
+                id="privacy.W003",
+            )
+        ]
+    return []

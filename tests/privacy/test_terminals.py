@@ -239,3 +239,37 @@ def test_failures_at_a_terminal_lock_the_account_everywhere(clerk, manager):
     assert attempt(other_terminal, PASSWORD, "192.0.2.11").status_code in (403, 429)
     entry = AuditLogEntry.objects.filter(event="auth.lockout").last()
     assert entry.additional_data["lockout"] == "account"
+
+
+def test_the_demo_registers_the_browser_it_runs_in_and_says_so(clerk, customer, settings):
+    """`make run` sets BOOKSHOP_DEMO_REGISTERS_TERMINAL: the first signed-in page registers
+    the browser (as the person who logged in), says so, and is listed at 端末."""
+    settings.BOOKSHOP_DEMO_REGISTERS_TERMINAL = True
+    client = Client()
+    client.post("/login/", {"username": "clerk", "password": PASSWORD})
+    assert not Terminal.objects.exists()  # not at the login itself: nobody was signed in yet
+    response = client.get(f"/customers/{customer.pk}/", follow=True)
+    assert shows_customer(response)
+    (terminal,) = Terminal.objects.all()
+    assert terminal.registered_by == clerk and terminal.name == "デモのブラウザ"
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("デモのブラウザ" in m and "登録しました" in m for m in shown)
+    assert shows_customer(page(client, customer))  # the cookie holds from then on
+    assert Terminal.objects.count() == 1
+    assert AuditLogEntry.objects.filter(event="privacy.terminal.registered").count() == 1
+
+
+def test_a_shop_never_registers_browsers_by_themselves_and_deploy_checks_warn(
+    clerk, customer, settings
+):
+    client = Client()
+    client.post("/login/", {"username": "clerk", "password": PASSWORD})
+    assert page(client, customer).status_code == 403
+    assert not Terminal.objects.exists()
+
+    from privacy.ops import checks
+
+    assert checks.demo_terminal_registration_is_off() == []
+    settings.BOOKSHOP_DEMO_REGISTERS_TERMINAL = True
+    (warning,) = checks.demo_terminal_registration_is_off()
+    assert warning.id == "privacy.W003"
