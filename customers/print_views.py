@@ -64,9 +64,10 @@ def print_job(request, pk):
 def print_log(request):
     """Trace a printed sheet by its print id: who printed it, when, and which customers (by
     reference) were on it."""
-    # Print ids are letters and digits: anything else (a NUL byte PostgreSQL refuses, say)
-    # cannot match one, so it is dropped rather than sent to the database.
-    wanted = "".join(ch for ch in request.GET.get("print_id", "") if ch.isalnum())[:12]
+    # Print ids are letters, digits and a hyphen (P-1A2B3C4D): anything else (a NUL byte
+    # PostgreSQL refuses, say) cannot match one, so it is dropped rather than sent on.
+    typed = request.GET.get("print_id", "").strip()
+    wanted = "".join(ch for ch in typed if ch.isalnum() or ch == "-")[:12]
     jobs = printing.print_log(user=request.user, print_id=wanted)
     traced = None
     if wanted:
