@@ -13,6 +13,7 @@ while the key is still in the keyring is reported as an overdue retirement, not 
 (This lives with the operations, not with the erasure desk: it reads the kept backups.)"""
 
 import dataclasses
+import logging
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
@@ -20,6 +21,8 @@ from django.utils import timezone
 
 from privacy.ops import backup
 from privacy.vault import keyring
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +154,17 @@ def backup_horizon(at: datetime | None = None, *, use_kept_backups: bool = True)
     keys = _keys_to_retire(at, now, use_kept_backups=use_kept_backups)
     latest = max([at, *(key.retire_from for key in keys)])
     return _day_from(latest) if latest > at else timezone.localdate(at)
+
+
+def stated_horizon():
+    """The date the pages and replies state (``backup_horizon`` now). If a file in the backup
+    folder cannot be opened, the date from the keys' epochs alone (the backups' own expiry
+    cannot be read) rather than an error page, and the operator is told in the log."""
+    try:
+        return backup_horizon()
+    except backup.BackupError as exc:
+        log.warning("Erasure date without the kept backups: %s", exc)
+        return backup_horizon(use_kept_backups=False)
 
 
 def find_customer(reference: str):

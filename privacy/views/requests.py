@@ -17,10 +17,10 @@ from privacy.audit import log as audit
 from privacy.consent import purposes
 from privacy.desks import disclosure, rate_limit, requests
 from privacy.desks.models import DataRequest, RequestKind
+from privacy.ops import erasure_date
 from privacy.staff import roles
 from privacy.staff.reauth import recent_auth_required
 from privacy.staff.roles import counter_only, manager_only
-from privacy.templatetags.erasure_dates import erasure_horizon
 from privacy.views.forms import ExtendForm, IdentityForm, RequestForm
 from privacy.views.middleware import client_address
 from privacy.views.request_forms import LiftForm, ProposeForm
@@ -126,7 +126,7 @@ def _draft_reply(item) -> str:
     return _(
         "We have erased your personal data from our customer records. Copies kept in our "
         "encrypted backups can no longer be read from %(date)s at the latest."
-    ) % {"date": date_format(erasure_horizon(), "DATE_FORMAT")}
+    ) % {"date": date_format(erasure_date.stated_horizon(), "DATE_FORMAT")}
 
 
 @never_cache
